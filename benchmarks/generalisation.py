@@ -1,0 +1,87 @@
+"""Leave-one-source-family-out evaluation of the embedded shield's context model.
+
+For each family F: train on train+dev records of every other family (dev used for early stopping and
+threshold calibration), then test on ALL records of F (every split). Benign look-alike families
+report their false-positive rate. Uses the features cached by `mmshield train`.
+
+Run: .venv/bin/python benchmarks/generalisation.py --data build/mmds-open [--families a,b] [--epochs 8]
+Writes reports/generalisation.json and .md (and a PNG bar chart).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+from mmshield.shields.embedded import training as tr
+from mmshield.shields.embedded.features import TextEncoder
+from mmshield.shields.embedded.featurize import DialogueEncoder
+from mmshield.shields.embedded.model import ContextModel
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", type=Path, default=Path("build/mmds-open"))
+    ap.add_argument("--features-cache", type=Path, default=Path("build/features"))
+    ap.add_argument("--families", default="", help="comma list (default: all with >= 100 records)")
+    ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--out", type=Path, default=Path("reports/generalisation"))
+    args = ap.parse_args()
+
+    splits = {s: tr.load_examples(args.features_cache / f"{s}.npz") for s in ("train", "dev", "test")}
+    everything = [e for s in splits.values() for e in s]
+    counts: dict[str, int] = {}
+    for e in everything:
+        counts[e.family] = counts.get(e.family, 0) + 1
+    fams = [f for f in args.families.split(",") if f] or sorted(f for f, c in counts.items() if c >= 100)
+    enc = DialogueEncoder(TextEncoder(), None)
+    def_table = [enc.encode(v) for v in tr.definition_variants()]
+    results = {}
+    for fam in fams:
+        train_ex = [e for e in splits["train"] if e.family != fam]
+        dev_ex = [e for e in splits["dev"] if e.family != fam]
+        test_ex = [e for e in everything if e.family == fam]
+        model, _ = tr.train(train_ex, dev_ex, def_table, tr.TrainConfig(epochs=args.epochs),
+                            log=lambda m, fam=fam: print(f"[{fam}] {m}", file=sys.stderr))
+        with tempfile.TemporaryDirectory() as tmp:
+            p = Path(tmp) / "w.npz"
+            tr.export_weights(model, p, {})
+            npm = ContextModel.load(p)
+        th = tr.calibrate(tr.side_scores(npm, dev_ex), dev_ex)
+        results[fam] = {"n": len(test_ex), "thresholds": th, **tr.quick_metrics(tr.side_scores(npm, test_ex), test_ex, th)}
+        print(json.dumps({fam: results[fam]}), file=sys.stderr)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
+    lines = ["| held-out family | n | user n+ | user P | user R | user F1 | user FPR | asst n+ | asst F1 | asst FPR |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for fam, r in results.items():
+        u, a = r["user"], r["assistant"]
+        lines.append(f"| {fam} | {r['n']} | {u['positives']} | {u['precision']} | {u['recall']} | {u['f1']} | {u['fpr']} | "
+                     f"{a['positives']} | {a['f1']} | {a['fpr']} |")
+    args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(max(6, len(results) * 0.8), 4))
+        names = list(results)
+        ax.bar([i - 0.2 for i in range(len(names))], [results[n]["user"]["recall"] for n in names], 0.4, label="user recall")
+        ax.bar([i + 0.2 for i in range(len(names))], [results[n]["user"]["fpr"] for n in names], 0.4, label="user FPR")
+        ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
+        ax.set_ylim(0, 1)
+        ax.legend()
+        ax.set_title("Leave-one-family-out (user side)")
+        fig.tight_layout()
+        fig.savefig(args.out.with_suffix(".png"), dpi=120)
+    except ImportError:
+        pass
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+"""The context model: a small causal GRU over turn features with per-dimension heads per side.
+
+Inference is pure numpy (weights in an .npz file); training lives in `training.py` (torch).
+State after turn t depends only on turns <= t, so a conversation can be judged turn by turn with
+the same result as judging it whole.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROLE_INDEX = {"user": 0, "assistant": 1}
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(x, -40, 40)))
+
+
+@dataclass
+class StepOutput:
+    """Per-turn outputs: built-in dimension probabilities and the head input (for custom dimensions)."""
+
+    hidden: np.ndarray
+    head_input: np.ndarray
+    probs: np.ndarray  # (n_dims,) probability for this turn's role
+
+
+class ContextModel:
+    """Numpy forward pass of the trained model. Weight names mirror the torch module in training.py."""
+
+    def __init__(self, weights: dict[str, np.ndarray], dimensions: list[str]) -> None:
+        self.w = {k: np.asarray(v, dtype=np.float32) for k, v in weights.items()}
+        self.dimensions = list(dimensions)
+        self.hidden_size = self.w["gru.weight_hh_l0"].shape[1]
+        # Pre-transpose for row-vector products.
+        self._w_ih = self.w["gru.weight_ih_l0"].T.copy()
+        self._w_hh = self.w["gru.weight_hh_l0"].T.copy()
+
+    @classmethod
+    def load(cls, path: Path) -> ContextModel:
+        with np.load(path, allow_pickle=False) as z:
+            weights = {k: z[k] for k in z.files if not k.startswith("meta.")}
+            dims = [str(x) for x in z["meta.dimensions"]]
+        return cls(weights, dims)
+
+    def input_layer(self, x: np.ndarray) -> np.ndarray:
+        """Input projection (ReLU), for one turn (d,) or many (n, d)."""
+        mu, sd = self.w["norm.mean"], self.w["norm.std"]
+        z = ((x - mu) / sd) @ self.w["proj.weight"].T + self.w["proj.bias"]
+        return np.maximum(z, 0.0)
+
+    def gru_step(self, z: np.ndarray, h: np.ndarray) -> np.ndarray:
+        """One GRU step with torch's gate layout (r, z, n)."""
+        hs = self.hidden_size
+        gi = z @ self._w_ih + self.w["gru.bias_ih_l0"]
+        gh = h @ self._w_hh + self.w["gru.bias_hh_l0"]
+        r = _sigmoid(gi[:hs] + gh[:hs])
+        u = _sigmoid(gi[hs : 2 * hs] + gh[hs : 2 * hs])
+        n = np.tanh(gi[2 * hs :] + r * gh[2 * hs :])
+        return (1.0 - u) * n + u * h
+
+    def initial_state(self) -> np.ndarray:
+        return np.zeros(self.hidden_size, dtype=np.float32)
+
+    def head(self, head_input: np.ndarray, role: str) -> np.ndarray:
+        w = self.w[f"head_{role}.weight"]
+        b = self.w[f"head_{role}.bias"]
+        return _sigmoid(head_input @ w.T + b)
+
+    def step(self, x: np.ndarray, h: np.ndarray, role: str) -> StepOutput:
+        z = self.input_layer(x)
+        h2 = self.gru_step(z, h)
+        hi = np.concatenate([h2, z])
+        return StepOutput(hidden=h2, head_input=hi, probs=self.head(hi, role))
+
+    def custom_scores(self, head_input: np.ndarray, role: str, definitions: np.ndarray) -> np.ndarray:
+        """Zero-shot scores of custom dimensions: bilinear match of the turn state and definition embeddings."""
+        if definitions.size == 0:
+            return np.zeros(0, dtype=np.float32)
+        left = head_input @ self.w[f"match_{role}.weight"].T + self.w[f"match_{role}.bias"]  # (r,)
+        right = definitions @ self.w["match_def.weight"].T  # (k, r)
+        return _sigmoid(right @ left + self.w[f"match_bias_{role}"][0])
+
+    def forward(self, xs: np.ndarray, roles: list[str]) -> list[StepOutput]:
+        """Run all turns; returns one StepOutput per turn."""
+        h = self.initial_state()
+        out: list[StepOutput] = []
+        for x, role in zip(xs, roles):
+            s = self.step(x, h, role)
+            h = s.hidden
+            out.append(s)
+        return out

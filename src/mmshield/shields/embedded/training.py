@@ -1,0 +1,481 @@
+"""Training of the context model (torch, dev extra) and export to the numpy weights file.
+
+Reproduce the shipped weights with `mmshield train --data build/mmds-open` (see `mmshield train -h`).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mmshield.dialogue import Dialogue, from_mmds
+from mmshield.shields.embedded.featurize import INPUT_DIM, DialogueEncoder
+from mmshield.taxonomy import DIMENSION_NAMES, NONE_APPLYING, load_taxonomy
+
+SIDES = ("user", "assistant")
+
+
+# --------------------------------------------------------------------------- examples
+
+
+@dataclass
+class Example:
+    """One training dialogue as arrays: inputs, roles and masked per-dimension targets per side."""
+
+    id: str
+    x: np.ndarray  # (n, INPUT_DIM)
+    roles: np.ndarray  # (n,) 0 user, 1 assistant
+    target: np.ndarray  # (2, K) side-level target per dimension
+    mask: np.ndarray  # (2, K) 1 where the target is known (dimension in force, side present)
+    prefix_safe: np.ndarray  # (n,) 1 for turns known to come before any risk on their side
+    family: str = ""
+    record: dict | None = None
+
+
+def side_targets(rec: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Targets under the record's policy: the violated dimension 1, other dimensions in force 0."""
+    k = len(DIMENSION_NAMES)
+    target = np.zeros((2, k), dtype=np.float32)
+    mask = np.zeros((2, k), dtype=np.float32)
+    policy = rec.get("usage_policy") or list(DIMENSION_NAMES)
+    in_force = [DIMENSION_NAMES.index(p) for p in policy if p in DIMENSION_NAMES]
+    for s, side in enumerate(SIDES):
+        rating = rec.get(f"{side}_rating")
+        if rating not in ("Safe", "Unsafe"):
+            continue
+        mask[s, in_force] = 1.0
+        if rating == "Unsafe":
+            dim = rec.get(f"{side}_dimension")
+            if dim in DIMENSION_NAMES:
+                target[s, DIMENSION_NAMES.index(dim)] = 1.0
+                mask[s, DIMENSION_NAMES.index(dim)] = 1.0
+            else:  # unsafe without a usable dimension: only "some dimension" is known
+                mask[s] = 0.0
+    return target, mask
+
+
+def prefix_safe_turns(rec: dict, roles: list[str]) -> np.ndarray:
+    """Turns of a side that come before the first turn marked as carrying that side's risk."""
+    out = np.zeros(len(roles), dtype=np.float32)
+    risk = rec.get("risk") or {}
+    # conversation indices include a possible system turn; map to dialogue turn indices
+    conv_roles = [t.get("role") for t in rec.get("conversations", [])]
+    conv_to_turn: dict[int, int] = {}
+    j = 0
+    for i, r in enumerate(conv_roles):
+        if r in SIDES:
+            conv_to_turn[i] = j
+            j += 1
+    for side, key in (("user", "user_turns"), ("assistant", "assistant_turns")):
+        if rec.get(f"{side}_rating") != "Unsafe":
+            continue
+        marks = [conv_to_turn[i] for i in risk.get(key) or [] if i in conv_to_turn]
+        if not marks:
+            continue
+        first = min(marks)
+        for t, r in enumerate(roles):
+            if r == side and t < first:
+                out[t] = 1.0
+    return out
+
+
+class TableEncoder:
+    """A text encoder over a precomputed table (training): missing texts are encoded in batches."""
+
+    def __init__(self, base, batch_size: int = 128) -> None:
+        self.base = base
+        self.table: dict[str, np.ndarray] = {}
+        self.batch_size = batch_size
+
+    def prefill(self, texts: Iterable[str], progress: Callable[[int, int], None] | None = None) -> None:
+        todo = [t for t in dict.fromkeys(texts) if t not in self.table]
+        todo.sort(key=len)
+        for i in range(0, len(todo), self.batch_size):
+            chunk = todo[i : i + self.batch_size]
+            for t, e in zip(chunk, self.base.encode(chunk)):
+                self.table[t] = np.asarray(e, dtype=np.float32)
+            if progress:
+                progress(min(i + self.batch_size, len(todo)), len(todo))
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        self.prefill(texts)
+        return np.stack([self.table[t] for t in texts])
+
+
+def load_records(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def featurize(records: list[dict], base_dir: Path, encoder: DialogueEncoder, *, desc: str = "") -> list[Example]:
+    """Featurize MMDS records (images read once, texts encoded in large batches)."""
+    from mmshield.shields.embedded.featurize import EMPTY_TEXT, joint_text
+
+    dialogues: list[Dialogue] = [from_mmds(r, base_dir) for r in records]
+    t0 = time.time()
+    # 1) images (OCR + safety), cached by the analyzer
+    n_img = sum(len(t.images) for d in dialogues for t in d.turns)
+    done = 0
+    turn_images = []
+    for d in dialogues:
+        per = []
+        for t in d.turns:
+            per.append(encoder.read_turn_images(t))
+            done += len(t.images)
+        turn_images.append(per)
+        if n_img and done and (done % 200 < len(d.images) or done == n_img):
+            print(f"\r[{desc}] images {done}/{n_img} ({time.time() - t0:.0f}s)", end="", file=sys.stderr)
+    # 2) texts
+    texts: list[str] = []
+    for d, per in zip(dialogues, turn_images):
+        for t, im in zip(d.turns, per):
+            texts.append((t.content or "").strip() or EMPTY_TEXT)
+            if im.ocr_text:
+                texts.extend([im.ocr_text, joint_text(t, im)])
+    te = encoder.text_encoder
+    if isinstance(te, TableEncoder):
+        te.prefill(texts, lambda a, b: print(f"\r[{desc}] texts {a}/{b} ({time.time() - t0:.0f}s)", end="", file=sys.stderr))
+    print(file=sys.stderr)
+    # 3) assemble
+    out: list[Example] = []
+    for rec, d in zip(records, dialogues):
+        feats = encoder.turns(d)
+        roles = [f.role for f in feats]
+        target, mask = side_targets(rec)
+        out.append(
+            Example(
+                id=str(rec.get("id")),
+                x=np.stack([f.vector for f in feats]),
+                roles=np.array([0 if r == "user" else 1 for r in roles], dtype=np.int64),
+                target=target,
+                mask=mask,
+                prefix_safe=prefix_safe_turns(rec, roles),
+                family=str(rec.get("source_family", "")),
+                record=rec,
+            )
+        )
+    return out
+
+
+def save_examples(path: Path, examples: list[Example]) -> None:
+    """Cache featurized examples (npz) so retraining does not recompute features."""
+    lengths = np.array([len(e.x) for e in examples])
+    np.savez_compressed(
+        path,
+        x=np.concatenate([e.x for e in examples]).astype(np.float16),
+        roles=np.concatenate([e.roles for e in examples]),
+        prefix=np.concatenate([e.prefix_safe for e in examples]),
+        lengths=lengths,
+        target=np.stack([e.target for e in examples]),
+        mask=np.stack([e.mask for e in examples]),
+        ids=np.array([e.id for e in examples]),
+        families=np.array([e.family for e in examples]),
+    )
+
+
+def load_examples(path: Path) -> list[Example]:
+    z = np.load(path, allow_pickle=False)
+    out: list[Example] = []
+    off = 0
+    for i, n in enumerate(z["lengths"]):
+        out.append(
+            Example(
+                id=str(z["ids"][i]),
+                x=z["x"][off : off + n].astype(np.float32),
+                roles=z["roles"][off : off + n],
+                target=z["target"][i],
+                mask=z["mask"][i],
+                prefix_safe=z["prefix"][off : off + n],
+                family=str(z["families"][i]),
+            )
+        )
+        off += n
+    return out
+
+
+# --------------------------------------------------------------------------- definitions for the match head
+
+
+def definition_variants(rng: random.Random | None = None) -> list[list[str]]:
+    """Several free-text definitions per built-in dimension (teaches the zero-shot custom head)."""
+    rng = rng or random.Random(0)
+    out: list[list[str]] = []
+    for d in load_taxonomy():
+        subs = [f"{s.name} ({s.description})" for s in d.subdimensions]
+        v = [d.name, f"{d.name}: " + "; ".join(subs), "; ".join(s.name for s in d.subdimensions)]
+        v.extend(f"{d.name}: {s}" for s in subs)
+        for _ in range(4):
+            k = rng.randint(2, max(2, len(subs) - 1))
+            v.append("Content involving " + ", ".join(rng.sample([s.name.lower() for s in d.subdimensions], k)))
+        out.append(v)
+    return out
+
+
+# --------------------------------------------------------------------------- torch model
+
+
+def build_torch_model(hidden: int = 128, proj: int = 192, rank: int = 64, dropout: float = 0.25):
+    import torch
+    from torch import nn
+
+    k = len(DIMENSION_NAMES)
+
+    class TorchContextModel(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.register_buffer("norm_mean", torch.zeros(INPUT_DIM))
+            self.register_buffer("norm_std", torch.ones(INPUT_DIM))
+            self.proj = nn.Linear(INPUT_DIM, proj)
+            self.drop_in = nn.Dropout(dropout)
+            self.drop = nn.Dropout(dropout)
+            self.gru = nn.GRU(proj, hidden, batch_first=True)
+            self.head_user = nn.Linear(hidden + proj, k)
+            self.head_assistant = nn.Linear(hidden + proj, k)
+            self.match_user = nn.Linear(hidden + proj, rank)
+            self.match_assistant = nn.Linear(hidden + proj, rank)
+            self.match_def = nn.Linear(384, rank, bias=False)
+            self.match_bias_user = nn.Parameter(torch.zeros(1))
+            self.match_bias_assistant = nn.Parameter(torch.zeros(1))
+
+        def forward(self, x):  # x: (B, n, D) -> head input (B, n, H+P)
+            x = (x - self.norm_mean) / self.norm_std
+            z = torch.relu(self.proj(self.drop_in(x)))
+            h, _ = self.gru(self.drop(z))
+            return torch.cat([h, z], dim=-1)
+
+    return TorchContextModel()
+
+
+def export_weights(model, path: Path, meta: dict) -> None:
+    """Write the numpy weights file read by ContextModel.load (float32 npz)."""
+    sd = {k: v.detach().cpu().numpy().astype(np.float32) for k, v in model.state_dict().items()}
+    w = {
+        "norm.mean": sd["norm_mean"],
+        "norm.std": sd["norm_std"],
+        "proj.weight": sd["proj.weight"],
+        "proj.bias": sd["proj.bias"],
+        "gru.weight_ih_l0": sd["gru.weight_ih_l0"],
+        "gru.weight_hh_l0": sd["gru.weight_hh_l0"],
+        "gru.bias_ih_l0": sd["gru.bias_ih_l0"],
+        "gru.bias_hh_l0": sd["gru.bias_hh_l0"],
+        "head_user.weight": sd["head_user.weight"],
+        "head_user.bias": sd["head_user.bias"],
+        "head_assistant.weight": sd["head_assistant.weight"],
+        "head_assistant.bias": sd["head_assistant.bias"],
+        "match_user.weight": sd["match_user.weight"],
+        "match_user.bias": sd["match_user.bias"],
+        "match_assistant.weight": sd["match_assistant.weight"],
+        "match_assistant.bias": sd["match_assistant.bias"],
+        "match_def.weight": sd["match_def.weight"],
+        "match_bias_user": sd["match_bias_user"],
+        "match_bias_assistant": sd["match_bias_assistant"],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, **w, **{"meta.dimensions": np.array(DIMENSION_NAMES)})
+    tmp.replace(path)
+    path.with_suffix(".json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 12
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    hidden: int = 128
+    proj: int = 192
+    rank: int = 64
+    dropout: float = 0.25
+    prefix_weight: float = 0.5
+    match_weight: float = 0.5
+    seed: int = 13
+
+
+def _batch(examples: list[Example], torch):
+    n = max(len(e.x) for e in examples)
+    b = len(examples)
+    x = np.zeros((b, n, INPUT_DIM), dtype=np.float32)
+    roles = np.full((b, n), -1, dtype=np.int64)
+    prefix = np.zeros((b, n), dtype=np.float32)
+    for i, e in enumerate(examples):
+        x[i, : len(e.x)] = e.x
+        roles[i, : len(e.x)] = e.roles
+        prefix[i, : len(e.x)] = e.prefix_safe
+    target = np.stack([e.target for e in examples])
+    mask = np.stack([e.mask for e in examples])
+    return (torch.from_numpy(x), torch.from_numpy(roles), torch.from_numpy(prefix),
+            torch.from_numpy(target), torch.from_numpy(mask))
+
+
+def _side_logits(model, hi, roles, torch, def_emb=None):
+    """Per-side, per-dimension logits: max over that side's turns of per-turn logits (B, 2, K), plus per-turn logits."""
+    neg = torch.tensor(-1e4)
+    per_turn = []
+    side = []
+    for s, name in enumerate(SIDES):
+        if def_emb is None:
+            lt = getattr(model, f"head_{name}")(hi)  # (B, n, K)
+        else:
+            left = getattr(model, f"match_{name}")(hi)  # (B, n, R)
+            right = model.match_def(def_emb)  # (K, R)
+            lt = left @ right.T + getattr(model, f"match_bias_{name}")
+        m = (roles == s).unsqueeze(-1)
+        per_turn.append(torch.where(m, lt, neg))
+        side.append(torch.where(m, lt, neg).max(dim=1).values)
+    return torch.stack(side, 1), per_turn
+
+
+def train(train_ex: list[Example], dev_ex: list[Example], def_table: list[np.ndarray], cfg: TrainConfig,
+          log: Callable[[str], None] = print):
+    """Train; returns the best model (by dev loss) and its dev loss."""
+    import torch
+    import torch.nn.functional as F
+
+    torch.manual_seed(cfg.seed)
+    rng = random.Random(cfg.seed)
+    model = build_torch_model(cfg.hidden, cfg.proj, cfg.rank, cfg.dropout)
+    allx = np.concatenate([e.x for e in train_ex])
+    model.norm_mean.copy_(torch.from_numpy(allx.mean(0)))
+    model.norm_std.copy_(torch.from_numpy(allx.std(0) + 1e-2))
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs)
+    defs = [torch.from_numpy(np.asarray(v, dtype=np.float32)) for v in def_table]
+
+    def loss_on(batch, train_mode: bool):
+        x, roles, prefix, target, mask = batch
+        hi = model(x)
+        side, per_turn = _side_logits(model, hi, roles, torch)
+        valid = (roles >= 0)
+        # side-level (max over turns)
+        l_side = (F.binary_cross_entropy_with_logits(side, target, reduction="none") * mask).sum() / mask.sum().clamp(min=1)
+        # turn-level: prefix turns are safe on every dimension in force
+        l_pre = torch.tensor(0.0)
+        for s in range(2):
+            pm = (prefix * (roles == s) * valid).unsqueeze(-1) * mask[:, s].unsqueeze(1)
+            if pm.sum() > 0:
+                lt = torch.where(pm > 0, per_turn[s], torch.zeros_like(per_turn[s]))
+                l_pre = l_pre + (F.binary_cross_entropy_with_logits(lt, torch.zeros_like(lt), reduction="none") * pm).sum() / pm.sum()
+        # zero-shot match head with a random definition variant per dimension
+        pick = torch.stack([d[rng.randrange(len(d))] if train_mode else d[1] for d in defs])
+        mside, _ = _side_logits(model, hi, roles, torch, def_emb=pick)
+        l_match = (F.binary_cross_entropy_with_logits(mside, target, reduction="none") * mask).sum() / mask.sum().clamp(min=1)
+        return l_side + cfg.prefix_weight * l_pre + cfg.match_weight * l_match
+
+    best = (float("inf"), None)
+    order = list(range(len(train_ex)))
+    for epoch in range(cfg.epochs):
+        model.train()
+        rng.shuffle(order)
+        # bucket by length to limit padding
+        chunks = [order[i : i + cfg.batch_size * 20] for i in range(0, len(order), cfg.batch_size * 20)]
+        total, nb = 0.0, 0
+        t0 = time.time()
+        for ch in chunks:
+            ch = sorted(ch, key=lambda i: len(train_ex[i].x))
+            batches = [ch[i : i + cfg.batch_size] for i in range(0, len(ch), cfg.batch_size)]
+            rng.shuffle(batches)
+            for bi in batches:
+                loss = loss_on(_batch([train_ex[i] for i in bi], torch), True)
+                opt.zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                opt.step()
+                total += float(loss)
+                nb += 1
+        sched.step()
+        model.eval()
+        with torch.no_grad():
+            dl, dn = 0.0, 0
+            for i in range(0, len(dev_ex), 256):
+                dl += float(loss_on(_batch(dev_ex[i : i + 256], torch), False)) * len(dev_ex[i : i + 256])
+                dn += len(dev_ex[i : i + 256])
+        dev_loss = dl / max(dn, 1)
+        log(f"epoch {epoch + 1}/{cfg.epochs} train loss {total / max(nb, 1):.4f} dev loss {dev_loss:.4f} ({time.time() - t0:.0f}s)")
+        if dev_loss < best[0]:
+            best = (dev_loss, {k: v.clone() for k, v in model.state_dict().items()})
+    model.load_state_dict(best[1])
+    model.eval()
+    return model, best[0]
+
+
+# --------------------------------------------------------------------------- calibration
+
+
+def side_scores(model_np, examples: list[Example]) -> np.ndarray:
+    """Numpy forward over examples: (N, 2, K) side-level max probabilities (nan where a side is absent)."""
+    out = np.full((len(examples), 2, len(DIMENSION_NAMES)), np.nan, dtype=np.float32)
+    for i, e in enumerate(examples):
+        roles = ["user" if r == 0 else "assistant" for r in e.roles]
+        for step, role in zip(model_np.forward(e.x, roles), roles):
+            s = 0 if role == "user" else 1
+            cur = out[i, s]
+            out[i, s] = np.where(np.isnan(cur), step.probs, np.maximum(cur, step.probs))
+    return out
+
+
+def calibrate(scores: np.ndarray, examples: list[Example]) -> dict[str, float]:
+    """Per side, the threshold on max-in-force probability that maximises dev F1."""
+    th: dict[str, float] = {}
+    for s, side in enumerate(SIDES):
+        ys, ps = [], []
+        for i, e in enumerate(examples):
+            m = e.mask[s] > 0
+            if not m.any() or np.isnan(scores[i, s]).all():
+                continue
+            ys.append(float((e.target[s] * m).max()))
+            ps.append(float(np.nanmax(np.where(m, scores[i, s], 0.0))))
+        ys_a, ps_a = np.array(ys), np.array(ps)
+        best = (0.5, -1.0)
+        for t in np.linspace(0.05, 0.95, 91):
+            pred = ps_a >= t
+            tp = float((pred & (ys_a == 1)).sum())
+            fp = float((pred & (ys_a == 0)).sum())
+            fn = float((~pred & (ys_a == 1)).sum())
+            f1 = 2 * tp / max(2 * tp + fp + fn, 1)
+            if f1 > best[1] + 1e-9:
+                best = (float(t), f1)
+        th[side] = round(best[0], 3)
+    return th
+
+
+__all__ = ["Example", "TrainConfig", "NONE_APPLYING", "calibrate", "export_weights", "featurize", "train"]
+
+
+def quick_metrics(scores: np.ndarray, examples: list[Example], thresholds: dict[str, float]) -> dict[str, dict]:
+    """Per side P/R/F1/accuracy/FPR and dimension accuracy from cached scores (same rule as the shield)."""
+    out: dict[str, dict] = {}
+    for s, side in enumerate(SIDES):
+        tp = fp = fn = tn = dim_ok = 0
+        for i, e in enumerate(examples):
+            m = e.mask[s] > 0
+            if not m.any():
+                continue
+            gold = bool((e.target[s] * m).max() > 0)
+            sc = np.where(m, np.nan_to_num(scores[i, s]), -1.0)
+            pred = bool(sc.max() >= thresholds[side])
+            if gold and pred:
+                tp += 1
+                dim_ok += int(np.argmax(sc) == int(np.argmax(e.target[s])))
+            elif pred:
+                fp += 1
+            elif gold:
+                fn += 1
+            else:
+                tn += 1
+        n = tp + fp + fn + tn
+        p = tp / max(tp + fp, 1)
+        r = tp / max(tp + fn, 1)
+        out[side] = {
+            "n": n, "positives": tp + fn, "precision": round(p, 4), "recall": round(r, 4),
+            "f1": round(2 * p * r / max(p + r, 1e-9), 4), "accuracy": round((tp + tn) / max(n, 1), 4),
+            "fpr": round(fp / max(fp + tn, 1), 4), "dimension_accuracy_on_tp": round(dim_ok / max(tp, 1), 4),
+        }
+    return out
