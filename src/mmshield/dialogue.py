@@ -293,7 +293,7 @@ def read_input(path: Path, *, limits: ImageLimits = DEFAULT_LIMITS) -> Iterator[
         items = obj if isinstance(obj, list) and obj and isinstance(obj[0], Mapping) and "conversations" in obj[0] else [obj]
         for no, it in enumerate(items):
             try:
-                d = parse_any(it, base_dir=path.parent, record_no=no, limits=limits)
+                d = parse_any(it, base_dir=path.parent, record_no=no if len(items) > 1 else None, limits=limits)
                 if not d.id:
                     d.id = path.stem if len(items) == 1 else str(no)
                 yield ParsedRecord(no, d, None, d.id)

@@ -129,7 +129,8 @@ class Verdict:
 
     def moderation(self) -> dict[str, Any]:
         """OpenAI-moderation-shaped view: `flagged`, `categories`, `category_scores` (max over sides)."""
-        names = sorted(set(self.user.scores) | set(self.assistant.scores) | set(self.policy))
+        in_force = {p.partition(":")[0].strip() for p in self.policy}  # custom ones are "name: definition"
+        names = sorted(set(self.user.scores) | set(self.assistant.scores) | in_force)
         cat_scores = {n: max(self.user.scores.get(n, 0.0), self.assistant.scores.get(n, 0.0)) for n in names}
         cats = {n: any(s.unsafe and s.dimension == n for s in (self.user, self.assistant)) for n in names}
         return {

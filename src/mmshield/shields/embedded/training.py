@@ -388,7 +388,7 @@ def train(train_ex: list[Example], dev_ex: list[Example], def_table: list[np.nda
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
                 opt.step()
-                total += float(loss)
+                total += loss.item()
                 nb += 1
         sched.step()
         model.eval()

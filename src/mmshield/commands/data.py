@@ -1,0 +1,101 @@
+"""`mmshield data build | split | augment`: build MMDS-open from ../shared/data, re-split, augment."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="data_command", metavar="ACTION")
+    b = sub.add_parser("build", help="build the MMDS-open dataset from the public sources")
+    b.add_argument("--out", required=True, type=Path, help="output folder (train/dev/test.jsonl, images/, card.md)")
+    b.add_argument("--sources", default=None, help="comma-separated source names (default: all)")
+    b.add_argument("--exclude-noncommercial", action="store_true",
+                   help="leave out CC BY-NC items and, unless --keep-unknown-license, items whose licence is unknown")
+    b.add_argument("--keep-unknown-license", action="store_true",
+                   help="with --exclude-noncommercial, keep sources that state no licence")
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--limit-per-source", type=int, default=None, help="at most N items per source (small builds)")
+    b.add_argument("--no-quotas", action="store_true", help="use every item of every source (large build)")
+    b.add_argument("--typography", type=int, default=None, help="number of benign typography dialogues")
+    b.add_argument("--data-root", type=Path, default=None,
+                   help="folder holding the sources (default: $MMSHIELD_DATA_ROOT or ../shared/data beside the repo)")
+    b.add_argument("--quiet", action="store_true", help="no progress bars")
+    s = sub.add_parser("split", help="write leave-one-family-out files from a built dataset")
+    s.add_argument("dataset", type=Path, help="a folder written by `data build`")
+    s.add_argument("--family", required=True, help="the source family to hold out")
+    s.add_argument("--out", required=True, type=Path)
+    a = sub.add_parser("augment", help="apply the four MMDS augmentations to an MMDS JSONL file")
+    a.add_argument("input", type=Path)
+    a.add_argument("-o", "--output", required=True, type=Path)
+    a.add_argument("--seed", type=int, default=0)
+    a.add_argument("--rate", type=float, default=None, help="same rate for every augmentation (default: built-in rates)")
+
+
+def run(args: argparse.Namespace) -> int:
+    cmd = getattr(args, "data_command", None)
+    if cmd == "build":
+        return _build(args)
+    if cmd == "split":
+        return _split(args)
+    if cmd == "augment":
+        return _augment(args)
+    print("usage: mmshield data {build,split,augment} ...", file=sys.stderr)
+    return 2
+
+
+def _build(args: argparse.Namespace) -> int:
+    from mmshield.data.builder import BuildConfig, build, default_data_root
+
+    cfg = BuildConfig(
+        out=args.out, data_root=args.data_root or default_data_root(),
+        sources=[s.strip() for s in args.sources.split(",") if s.strip()] if args.sources else None,
+        exclude_noncommercial=args.exclude_noncommercial, keep_unknown_license=args.keep_unknown_license,
+        seed=args.seed, limit_per_source=args.limit_per_source, quotas=not args.no_quotas,
+        typography=args.typography, progress=not args.quiet,
+    )
+    try:
+        manifest = build(cfg)
+    except (FileNotFoundError, KeyError) as exc:
+        print(f"mmshield data build: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps({"out": str(args.out), "counts": manifest["counts"], "stats": manifest["stats"],
+                      "build_seconds": manifest["build_seconds"]}, indent=1))
+    return 0
+
+
+def _read(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def _split(args: argparse.Namespace) -> int:
+    from mmshield.data.splits import leave_family_out
+
+    try:
+        counts = leave_family_out(args.dataset, args.family, args.out)
+    except (FileNotFoundError, KeyError) as exc:
+        print(f"mmshield data split: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(counts))
+    return 0
+
+
+def _augment(args: argparse.Namespace) -> int:
+    from mmshield.data import augmentations
+    from mmshield.dialogue import write_jsonl_atomic
+
+    recs = _read(args.input)
+    for r in recs:
+        r.setdefault("data_type", "default")
+        r.setdefault("id", str(random.random()))
+        r.setdefault("risk", {"user_turns": [], "assistant_turns": [], "images": []})
+    rates = {k: args.rate for k in augmentations.AUGMENTATIONS} if args.rate is not None else None
+    out = augmentations.augment(recs, args.seed, rates)
+    n = write_jsonl_atomic(args.output, out)
+    print(json.dumps({"input": len(recs), "augmented": n}))
+    return 0

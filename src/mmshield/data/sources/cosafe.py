@@ -1,0 +1,71 @@
+"""CoSafe: native multi-turn coreference attacks (final user turn) plus their single-prompt originals."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from mmshield.data.items import SH, D, H, I, Item, P, S, V
+from mmshield.data.lexicon import refine
+from mmshield.data.sources._util import require
+
+NAME = "cosafe"
+FAMILY = "cosafe"
+LICENSE = "unknown"
+
+# BeaverTails-14 file name -> dimension ("" = classify by keywords or drop).
+# None: debatable or non-violating categories (politics, unethical-but-legal), left out.
+CATEGORY_MAP: dict[str, str | None] = {
+    "animal_abuse": V, "child_abuse": V, "controversial_topics,politics": None,
+    "discrimination,stereotype,injustice": H, "drug_abuse,weapons,banned_substance": I,
+    "financial_crime,property_crime,theft": I, "hate_speech,offensive_language": H,
+    "misinformation_regarding_ethics,laws_and_safety": D, "non_violent_unethical_behavior": None,
+    "privacy_violation": P, "self_harm": SH, "sexually_explicit,adult_content": S,
+    "terrorism,organized_crime": V, "violence,aiding_and_abetting,incitement": V,
+}
+
+
+def _dim(cat: str, text: str) -> tuple[str, str]:
+    mapped = CATEGORY_MAP.get(cat)
+    if mapped is None:
+        return "", ""
+    return refine(text, mapped, hard=(V, I))
+
+
+def load(root: Path) -> list[Item]:
+    base = root / "cosafe"
+    items: list[Item] = []
+    require(base / "CoSafe datasets")
+    for cat in sorted(CATEGORY_MAP):
+        mt = base / "CoSafe datasets" / f"{cat}.json"
+        if not mt.exists():
+            continue
+        with open(mt, encoding="utf-8") as fh:
+            for i, line in enumerate(fh):
+                if not line.strip():
+                    continue
+                conv = json.loads(line)
+                turns = [(t["role"], t["content"]) for t in conv if t.get("content")]
+                if not turns or turns[-1][0] != "user":
+                    continue
+                joined = " ".join(c for r, c in turns if r == "user")
+                dim, sub = _dim(cat, joined)
+                if not dim:
+                    continue
+                items.append(Item(text=turns[-1][1], label="unsafe", source=NAME, family=FAMILY, license=LICENSE,
+                                  group_id=f"cosafe:{cat}:{i}", dimension=dim, subdimension=sub, turns=turns,
+                                  kind="dialogue", meta={"category": cat}))
+        sp = base / "Single Prompt" / f"{cat}_select_100.json"
+        if sp.exists():
+            with open(sp, encoding="utf-8") as fh:
+                for i, line in enumerate(fh):
+                    if not line.strip():
+                        continue
+                    prompt = json.loads(line)[0]
+                    dim, sub = _dim(cat, prompt)
+                    if not dim:
+                        continue
+                    items.append(Item(text=prompt, label="unsafe", source=NAME, family=FAMILY, license=LICENSE,
+                                      group_id=f"cosafe:{cat}:{i}", dimension=dim, subdimension=sub, kind="prompt",
+                                      meta={"category": cat}))
+    return items

