@@ -86,9 +86,9 @@ def main() -> None:
             img, text = fn(s)
             result, _ = engine(np.asarray(img))
             got = {t for r in result or [] for t in _tokens(r[1])}
-            joined = "".join(got)
+            joined = " ".join(sorted(got))
             want = _tokens(text)
-            recalls.append(sum(w in got or (len(w) > 3 and w in joined) for w in want) / max(1, len(want)))
+            recalls.append(sum(w in got or (len(w) >= 3 and w in joined) for w in want) / max(1, len(want)))
         low = sum(r < 0.5 for r in recalls)
         print(f"OCR {name:34s} token recall mean {np.mean(recalls):.3f}  images < 0.5: {low}/{len(recalls)}")
 

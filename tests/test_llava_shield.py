@@ -236,3 +236,19 @@ def test_loading_rules(ckpt, tmp_path):
     assert s.name == "llava" and s.model.dtype == torch.bfloat16 and str(s.device) == "cpu"
     [(text, n, _)] = s.generate([s.prepare(Dialogue(turns=[Turn("user", "hi", [png(GREEN)])]))])
     assert 0 < n <= 3
+
+
+def test_our_image_embedding_equals_transformers_own_multi_image_forward(shield):
+    """transformers' LLaVA-OneVision forward (multi-image path: pad to square, base patch, newline) gives the
+    same logits as the shield's own embedding of the same prompt: the features are assembled as transformers
+    (and LLaVA-NeXT training with image_aspect_ratio=pad) do it."""
+    a, b = png(RED), png(GREEN, (20, 50))
+    p = shield.prepare(two_image_dialogue(a, b))
+    hf = shield.image_processor(images=[[a.load(), b.load()]], return_tensors="pt")
+    ids = torch.tensor([p.input_ids])
+    with torch.inference_mode():
+        ref = shield.model(input_ids=ids, attention_mask=torch.ones_like(ids), pixel_values=hf["pixel_values"],
+                           image_sizes=hf["image_sizes"], batch_num_images=hf["batch_num_images"]).logits
+        embeds, mask = shield.embed_batch([p])
+        ours = shield.model(inputs_embeds=embeds, attention_mask=mask).logits
+    assert torch.allclose(ours, ref, atol=1e-4, rtol=1e-4)

@@ -64,7 +64,6 @@ def test_resume_after_kill(tmp_path):
     done_before = {p.name: digest(p) for p in results.glob("*.json")}
     assert 2 <= len(done_before) < 6, "the kill must land mid-run"
     assert (out / "manifest.json").exists()
-    assert not list(results.glob(".*.tmp")) or True  # a temp file may remain; it is never read as a result
 
     r = subprocess.run(cmd(tasks, out, "--concurrency", "2"), env=env("0"), capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
@@ -127,7 +126,7 @@ def test_cli_export_report_tree_and_bad_task_lines(tmp_path):
     assert (out / "report" / "report.md").exists() and (out / "report" / "score_per_turn.png").exists()
     r4 = subprocess.run([sys.executable, "-m", "mmshield.cli", "redteam", "tree", str(out), "t1"],
                         capture_output=True, text=True, timeout=60)
-    assert r4.returncode == 0 and r4.stdout.startswith(" [root]") or "[root]" in r4.stdout
+    assert r4.returncode == 0 and "[root]" in r4.stdout and "score=" in r4.stdout
 
 
 @pytest.mark.parametrize("n_fail", [1])

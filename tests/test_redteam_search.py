@@ -193,3 +193,22 @@ def test_tree_roundtrip():
     back = Node.from_dict(d)
     assert back.to_dict() == d
     assert random.Random(0).random() == random.Random(0).random()
+
+
+def test_generated_image_is_rendered_and_attached(tmp_path):
+    from mmshield.redteam.imagegen import TypographyGenerator
+
+    class GenAttacker(ScriptedAttacker):
+        def propose(self, ctx, n, rng):
+            out = super().propose(ctx, n, rng)
+            out[0].new_image_prompt = "a quiet street at night"
+            return out
+
+    att, tgt, jdg = GenAttacker(), ScriptedTarget(), ScriptedJudge({})
+    env = Env(att, tgt, jdg, ScriptedRefusal(), generator=TypographyGenerator(), workdir=tmp_path)
+    res = run_search(TASK, env, SearchParams(iterations=1, max_children=1, sim_rounds=0), "mcts")
+    (img,) = res.root.children[0].exchange.images
+    assert img.id == "gen1" and img.caption == "a quiet street at night"
+    from PIL import Image
+
+    assert Image.open(img.path).size[0] > 100

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from mmshield.data import textrender as R
 from mmshield.data import typography as T
 from mmshield.data.fonts import PILLOW_DEFAULT, available_fonts, choose_font, load_font
 
@@ -56,7 +57,7 @@ def test_ascii_only_faces_skip_unusual_characters() -> None:
     ids=["card", "list", "overlay", "benign", "split"],
 )
 def test_same_seed_same_pixels_other_seed_differs(make) -> None:
-    for seed in range(6):
+    for seed in range(3):
         a, b = make(random.Random(seed)), make(random.Random(seed))
         assert _same(a, b), seed
     assert not _same(make(random.Random(100)), make(random.Random(101)))
@@ -84,8 +85,8 @@ def test_long_text_still_renders_with_readable_glyphs() -> None:
 
 def test_text_ink_is_in_contrast_with_background() -> None:
     for seed in range(30):
-        bg, fg = T._pick_colours(random.Random(seed))
-        assert T.contrast_ratio(bg, fg) >= T.MIN_CONTRAST
+        bg, fg = R._pick_colours(random.Random(seed))
+        assert R.contrast_ratio(bg, fg) >= R.MIN_CONTRAST
 
 
 def test_text_card_has_ink() -> None:
@@ -148,7 +149,9 @@ def test_benign_kinds_return_their_text() -> None:
         for seed in range(4):
             img, text = T.render_benign_typography(random.Random(seed), kind)
             assert img.mode == "RGB" and 300 <= max(img.size) <= 1100, (kind, img.size)
-            assert text.strip() and "\n" in text or kind == "note"
+            assert text.strip() == text and text, (kind, text)
+            if kind in ("menu", "poster", "shopping_list", "recipe", "safety_sign"):
+                assert text.count("\n") >= 1, (kind, text)
             seen.add(text)
     assert len(seen) > 20
     with pytest.raises(ValueError, match="unknown kind"):
@@ -156,10 +159,31 @@ def test_benign_kinds_return_their_text() -> None:
 
 
 def test_benign_texts_include_hard_negatives() -> None:
-    texts = [T.render_benign_typography(random.Random(s))[1].lower() for s in range(300)]
-    joined = "\n".join(texts)
-    for word in ("killer", "fire exit", "drug store", "shoot", "bomb", "poison"):
-        assert word in joined, word
+    from mmshield.data.typography_benign import ALARMING
+
+    texts = [T.render_benign_typography(random.Random(s))[1] for s in range(60)]
+    hits = [m.group(0).lower() for t in texts for m in ALARMING.finditer(t)]
+    share = sum(bool(ALARMING.search(t)) for t in texts) / len(texts)
+    assert share >= 0.3, share
+    assert len(set(hits)) >= 8, set(hits)
+    assert ALARMING.search("Fire exit") and ALARMING.search("Killer deals") and not ALARMING.search("Fresh bread")
+
+
+@pytest.mark.parametrize("kind", R.BACKGROUNDS)
+def test_backgrounds_keep_contrast_with_text(kind: str) -> None:
+    for seed in range(8):
+        rng = random.Random(seed)
+        bg, fg = R._pick_colours(rng)
+        img = R.make_background(kind, (300, 200), bg, fg, rng)
+        arr = np.asarray(img).reshape(-1, 3)
+        lum = arr @ np.array([0.2126, 0.7152, 0.0722])
+        # the background pixel closest in brightness to the text colour, ignoring the 0.5% extremes
+        fg_l = float(np.dot(fg, [0.2126, 0.7152, 0.0722]))
+        q = np.percentile(lum, 0.5 if fg_l < lum.mean() else 99.5)
+        worst = arr[np.argmin(np.abs(lum - q))]
+        assert R.contrast_ratio(worst, fg) >= 3.5, (kind, seed, bg, fg, worst)
+    with pytest.raises(ValueError, match="unknown background"):
+        R.make_background("marble", (10, 10), (0, 0, 0), (255, 255, 255), random.Random(0))
 
 
 def test_empty_text_is_rejected() -> None:
@@ -167,3 +191,44 @@ def test_empty_text_is_rejected() -> None:
         T.render_text_card("   ", random.Random(0))
     with pytest.raises(ValueError, match="empty"):
         T.overlay_text_on_photo(_photo(), "", random.Random(0))
+
+
+_DIGEST_SNIPPET = """
+import hashlib, random, numpy as np
+from mmshield.data import textrender as R
+from mmshield.data import typography as T
+imgs = [T.render_text_card("keep it the same", random.Random(11)), T.render_benign_typography(random.Random(12))[0],
+        T.render_numbered_list("do a thing", 4, random.Random(13))]
+print(hashlib.sha256(b"".join(np.asarray(i).tobytes() for i in imgs)).hexdigest())
+"""
+
+
+def test_same_pixels_in_a_fresh_process_with_another_hash_seed() -> None:
+    import os
+    import subprocess
+    import sys
+
+    digests = set()
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        out = subprocess.run([sys.executable, "-c", _DIGEST_SNIPPET], env=env, capture_output=True, text=True,
+                             check=True, timeout=120)
+        digests.add(out.stdout.strip())
+    local: dict = {}
+    exec(_DIGEST_SNIPPET.replace("print(", "result = ("), local)
+    digests.add(local["result"])
+    assert len(digests) == 1, digests
+
+
+def test_non_latin_text_gets_a_covering_face() -> None:
+    from mmshield.data.fonts import fonts_for
+
+    assert fonts_for("Как сделать") and all(f.supports("Как сделать") for f in fonts_for("Как сделать"))
+    assert not any(f.ascii_only for f in fonts_for("crème brûlée"))
+    if R._CV_UNICODE is None:
+        pytest.skip("this OpenCV has no embedded Unicode face")
+    for seed in range(5):
+        assert T._pick_face(random.Random(seed), "如何制造炸弹") == R._CV_UNICODE
+    img = T.render_text_card("如何制造炸弹", random.Random(0))
+    arr = np.asarray(img.convert("L"), dtype=np.float32)
+    assert np.percentile(arr, 99.5) - np.percentile(arr, 0.5) > 80

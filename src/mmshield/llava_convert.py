@@ -37,7 +37,7 @@ class ConversionError(MMShieldError):
         self.missing = sorted(missing)
         self.mismatched = sorted(mismatched)
         parts = [message]
-        for title, items in (("source tensors matching no mapping rule", self.unmapped),
+        for title, items in (("source tensors that map to nothing in the target model", self.unmapped),
                              ("target tensors missing from the source", self.missing),
                              ("shape mismatches", self.mismatched)):
             if items:
@@ -79,6 +79,8 @@ KEY_TABLE: tuple[KeyRule, ...] = (
 IGNORED_SOURCE: tuple[KeyRule, ...] = (
     KeyRule(r".*\.rotary_emb\.inv_freq", "", "rotary frequencies, recomputed at load"),
     KeyRule(r".*\.embeddings\.position_ids", "", "position index buffer, recomputed at load"),
+    KeyRule(r"model\.vision_tower\.vision_tower\.vision_model\.head\..+", "",
+            "SigLIP pooling head: LLaVA replaces it with Identity, never used"),
 )
 """Source tensors that are buffers transformers recomputes; dropped and listed in the report."""
 
@@ -100,6 +102,7 @@ KNOWN_VISION_TOWERS: dict[str, dict[str, Any]] = {
     "google/siglip-so400m-patch14-384": {
         "hidden_size": 1152, "intermediate_size": 4304, "num_attention_heads": 16, "patch_size": 14,
         "image_size": 384, "layer_norm_eps": 1e-6, "hidden_act": "gelu_pytorch_tanh",
+        "num_hidden_layers": 26,  # of 27: LLaVA-NeXT deletes the last layer and reads the 26th layer's output
     },
 }
 """Vision towers whose config is not in the LLaVA-NeXT checkpoint (only their hub name is)."""
@@ -243,9 +246,12 @@ def vision_config_from(source_cfg: Mapping[str, Any], shapes: Mapping[str, tuple
     hidden, _, patch, _ = pe[0]
     side = round(pos[0][0] ** 0.5)
     layers = {int(m.group(1)) for k in shapes if (m := re.match(re.escape(_VISION_PREFIX) + r"encoder\.layers\.(\d+)\.", k))}
-    inferred = {"hidden_size": hidden, "patch_size": patch, "image_size": side * patch,
-                "intermediate_size": fc1[0][0], "num_hidden_layers": max(layers) + 1}
+    inferred = {"hidden_size": hidden, "patch_size": patch, "intermediate_size": fc1[0][0],
+                "num_hidden_layers": max(layers) + 1}
     tower = str(source_cfg.get("mm_vision_tower", ""))
+    if override is None and tower in KNOWN_VISION_TOWERS:
+        # a checkpoint that still holds the layer LLaVA deletes: keep the layers LLaVA runs, drop the rest
+        inferred["num_hidden_layers"] = min(inferred["num_hidden_layers"], KNOWN_VISION_TOWERS[tower]["num_hidden_layers"])
     base = dict(override) if override is not None else dict(KNOWN_VISION_TOWERS.get(tower, {}))
     if not base:
         raise ConversionError(
@@ -253,6 +259,11 @@ def vision_config_from(source_cfg: Mapping[str, Any], shapes: Mapping[str, tuple
             "SigLIP vision config as JSON (--vision-config FILE) with at least num_attention_heads"
         )
     clash = [f"{k}: config says {base[k]}, tensors say {v}" for k, v in inferred.items() if k in base and base[k] != v]
+    # the image size is only known up to the patch size from the tensors (384 px / 14 px -> 27 x 27 positions)
+    inferred["image_size"] = int(base.get("image_size", side * patch))
+    if (inferred["image_size"] // patch) ** 2 != pos[0][0]:
+        clash.append(f"image_size: {inferred['image_size']} px / {patch} px patches does not give the "
+                     f"{pos[0][0]} position embeddings of the checkpoint")
     if clash:
         raise ConversionError("the vision config disagrees with the checkpoint's tensors", mismatched=clash)
     cfg = {**base, **inferred, "vision_use_head": False, "model_type": "siglip_vision_model"}
@@ -281,13 +292,13 @@ def plan_conversion(src: Path, *, vision_config: Mapping[str, Any] | None = None
 
     renames: dict[str, str] = {}
     ignored: list[str] = []
-    unmapped: list[str] = []
+    unmapped: list[str] = []  # matching no rule in KEY_TABLE
     for key in shapes:
         target = map_key(key)
-        if target is not None:
-            renames[key] = target
-        elif is_ignored(key):
+        if is_ignored(key):
             ignored.append(key)
+        elif target is not None:
+            renames[key] = target
         else:
             unmapped.append(key)
 
@@ -311,6 +322,12 @@ def plan_conversion(src: Path, *, vision_config: Mapping[str, Any] | None = None
     text["vocab_size"] = vocab_size
     text["model_type"] = "qwen2"
     vis = vision_config_from(scfg, shapes, vision_config)
+    layer_re = re.compile(re.escape(_VISION_PREFIX) + r"encoder\.layers\.(\d+)\.")
+    for key in list(renames):
+        m = layer_re.match(key)
+        if m and int(m.group(1)) >= vis["num_hidden_layers"]:
+            del renames[key]
+            ignored.append(key)  # the vision layer LLaVA deletes before use
     side = vis["image_size"] // vis["patch_size"]
     mm_extra = {
         "source_format": "llava-next",
@@ -343,7 +360,7 @@ def plan_conversion(src: Path, *, vision_config: Mapping[str, Any] | None = None
         expected.pop("language_model.lm_head.weight", None)  # tied to the embeddings
     missing = sorted(set(expected) - set(targets))
     unexpected = sorted(set(targets) - set(expected))
-    unmapped += [f"{targets[t]} -> {t} (not a parameter of the target model)" for t in unexpected]
+    unmapped += [f"{targets[t]} -> {t} (renamed, but not a tensor of the target model)" for t in unexpected]
     mismatched = []
     for t, shape in expected.items():
         s = targets.get(t)

@@ -22,6 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     b.add_argument("--limit-per-source", type=int, default=None, help="at most N items per source (small builds)")
     b.add_argument("--no-quotas", action="store_true", help="use every item of every source (large build)")
     b.add_argument("--typography", type=int, default=None, help="number of benign typography dialogues")
+    b.add_argument("--negatives", type=int, default=None, help="number of generated benign look-alike dialogues")
     b.add_argument("--data-root", type=Path, default=None,
                    help="folder holding the sources (default: $MMSHIELD_DATA_ROOT or ../shared/data beside the repo)")
     b.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -56,12 +57,15 @@ def _build(args: argparse.Namespace) -> int:
         sources=[s.strip() for s in args.sources.split(",") if s.strip()] if args.sources else None,
         exclude_noncommercial=args.exclude_noncommercial, keep_unknown_license=args.keep_unknown_license,
         seed=args.seed, limit_per_source=args.limit_per_source, quotas=not args.no_quotas,
-        typography=args.typography, progress=not args.quiet,
+        typography=args.typography, negatives=args.negatives, progress=not args.quiet,
     )
     try:
         manifest = build(cfg)
     except (FileNotFoundError, KeyError) as exc:
         print(f"mmshield data build: {exc}", file=sys.stderr)
+        return 2
+    except ImportError as exc:
+        print(f"mmshield data build: {exc}; install the data extra: pip install 'mmshield[data]'", file=sys.stderr)
         return 2
     print(json.dumps({"out": str(args.out), "counts": manifest["counts"], "stats": manifest["stats"],
                       "build_seconds": manifest["build_seconds"]}, indent=1))

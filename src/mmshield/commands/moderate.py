@@ -40,18 +40,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--base-url", help="backend server URL (openai backend)")
     parser.add_argument("--model", help="model name or path for the backend")
     parser.add_argument("--api-key", help="API key for the backend")
-    parser.add_argument("--prompt-style", help="prompt style for VLM backends")
+    parser.add_argument("--prompt-style", choices=["llavashield", "generic"], help="prompt style for VLM backends")
     parser.add_argument("--max-concurrency", type=int, help="parallel requests for remote backends")
     parser.add_argument("--timeout", type=float, dest="timeout_s", help="per-request timeout in seconds")
     parser.add_argument("--allow-remote-images", action="store_true", help="fetch http(s) image URLs (off by default)")
     parser.add_argument("--resume", action="store_true", help="keep records already done in OUTPUT / OUTPUT.partial")
     parser.add_argument("--checkpoint-every", type=int, default=20, metavar="N",
                         help="flush progress to OUTPUT.partial every N records (default 20)")
+    parser.add_argument("--weights", help="embedded backend: weights file (default: the packaged weights)")
+    parser.add_argument("--no-images", dest="read_images", action="store_false", default=None,
+                        help="embedded backend: skip OCR and image-safety models (text only)")
+    parser.add_argument("--device", help="llava backend: cpu (default), cuda, cuda:N, mps or auto")
+    parser.add_argument("--dtype", choices=["float32", "bfloat16", "float16"],
+                        help="llava backend: weight dtype (default float32 on CPU, bfloat16 on GPU)")
+    parser.add_argument("--batch-size", type=int, help="llava backend: dialogues per generate call")
+    parser.add_argument("--max-new-tokens", type=int, help="llava backend: generation budget (default 512)")
+    parser.add_argument("--max-context", type=int,
+                        help="llava backend: token limit for prompt + generation (default: training length, 16384)")
+    parser.add_argument("--truncate", choices=["error", "drop_oldest"],
+                        help="llava backend: dialogue longer than the context (default error)")
 
 
 def backend_options(args: argparse.Namespace) -> dict[str, Any]:
     """The backend options given on the command line (None values left out)."""
-    names = ("base_url", "model", "api_key", "prompt_style", "max_concurrency", "timeout_s")
+    names = ("base_url", "model", "api_key", "prompt_style", "max_concurrency", "timeout_s", "weights", "read_images",
+             "device", "dtype", "batch_size", "max_new_tokens", "max_context", "truncate")
     return {k: getattr(args, k) for k in names if getattr(args, k, None) is not None}
 
 

@@ -23,6 +23,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--holdout-family", action="append", default=[],
                    help="leave this source family out of train and dev (repeatable); the report tests on it")
     p.add_argument("--no-images", action="store_true", help="skip OCR and image-safety models (faster, text only)")
+    p.add_argument("--cached-images-only", action="store_true",
+                   help="use only image features already in the disk cache (benchmarks/precompute_image_features.py); "
+                        "dialogues with uncached images are skipped and counted")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,8 +35,14 @@ def run(args: argparse.Namespace) -> int:
     from mmshield.shields.embedded.model import ContextModel
 
     t0 = time.time()
-    enc = DialogueEncoder(tr.TableEncoder(TextEncoder()), None, read_images=not args.no_images)
     args.features_cache.mkdir(parents=True, exist_ok=True)
+    table = tr.TableEncoder(TextEncoder(), path=args.features_cache / "text_table.npz")
+    analyzer = None
+    if args.cached_images_only:
+        from mmshield.shields.embedded.features import ImageAnalyzer
+
+        analyzer = tr.CacheOnlyAnalyzer(ImageAnalyzer())
+    enc = DialogueEncoder(table, analyzer, read_images=not args.no_images)
     splits = {}
     for split in ("train", "dev", "test"):
         path = args.data / f"{split}.jsonl"
@@ -46,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             splits[split] = tr.featurize(tr.load_records(path), args.data, enc, desc=split)
             tr.save_examples(cache, splits[split])
+            table.save()
         print(f"{split}: {len(splits[split])} dialogues", file=sys.stderr)
     hold = set(args.holdout_family)
     train_ex = [e for e in splits["train"] if e.family not in hold]

@@ -156,7 +156,7 @@ AUGMENTATIONS = {
 }
 
 # Share of eligible default records that get each augmentation (eligible = the function returns a record).
-RATES = {"policy_subset": 0.10, "safe_rewrite": 0.30, "drop_side": 0.07, "remove_dimension": 0.22}
+RATES = {"policy_subset": 0.07, "safe_rewrite": 0.25, "drop_side": 0.05, "remove_dimension": 0.18}
 
 
 def augment(records: list[Record], seed: int, rates: dict[str, float] | None = None) -> list[Record]:

@@ -60,7 +60,8 @@ def render(records: list[Record], manifest: dict[str, Any], examples: list[Recor
         "not written by annotators.", "",
         f"- Built: {manifest.get('built_at', '')}; seed {manifest.get('seed')}; build time {manifest.get('build_seconds', 0):.0f} s",
         f"- Sources: {', '.join(manifest.get('sources', []))}",
-        f"- Excluded non-commercial: {manifest.get('exclude_noncommercial')}; unknown-licence sources kept: {manifest.get('keep_unknown_license')}",
+        ("- Licences: CC BY-NC and unknown-licence items excluded" + (" (unknown kept)" if manifest.get("keep_unknown_license") else "")
+         if manifest.get("exclude_noncommercial") else "- Licences: all kept (non-commercial and unknown-licence items included; see the licence table)"),
         "",
         "## Headline numbers", "",
         f"- Dialogues: **{n}** (train {by_split.get('train', 0)}, dev {by_split.get('dev', 0)}, test {by_split.get('test', 0)})",

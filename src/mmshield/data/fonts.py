@@ -9,7 +9,7 @@ machine (system fonts under /usr/share/fonts are deliberately ignored):
 * Pillow's built-in scalable default font (``ImageFont.load_default(size=...)``, Pillow >= 10.1).
 
 When matplotlib is missing only Pillow's default font is available. Stroke fonts (OpenCV's Hershey
-faces) are drawn separately by :mod:`mmshield.data.typography`.
+faces, and OpenCV 5 embedded fonts) are drawn by :mod:`mmshield.data.textrender`.
 """
 
 from __future__ import annotations
@@ -42,7 +42,11 @@ class FontSpec:
         """Whether every character of `text` renders with its usual glyph in this face."""
         if self.ascii_only:
             return all(c in _CM_SAFE for c in text)
-        return True
+        chars = {ord(c) for c in text if not c.isspace()}
+        if self.file is None:  # Pillow's built-in face covers Latin-1
+            return all(32 <= c < 256 for c in chars)
+        cmap = _cmap(self.file)
+        return cmap is None or chars <= cmap
 
 
 _MPL_FACES: tuple[FontSpec, ...] = (
@@ -82,6 +86,25 @@ def matplotlib_font_dir() -> Path | None:
     return None
 
 
+@functools.lru_cache(maxsize=64)
+def _cmap(file: str) -> frozenset[int] | None:
+    """Code points the face maps (via fontTools, a matplotlib dependency); None when unknown."""
+    d = matplotlib_font_dir()
+    try:
+        from fontTools.ttLib import TTFont
+    except ImportError:  # pragma: no cover - fontTools ships with matplotlib
+        return None
+    if d is None:
+        return None
+    with TTFont(str(d / file), lazy=True) as font:
+        return frozenset(font.getBestCmap() or ())
+
+
+def fonts_for(text: str) -> list[FontSpec]:
+    """The available faces that render every character of `text`."""
+    return [f for f in available_fonts() if f.supports(text)]
+
+
 @functools.lru_cache(maxsize=1)
 def available_fonts() -> tuple[FontSpec, ...]:
     """Every usable face, in a fixed order (so a seeded choice is the same on every machine)."""
@@ -114,8 +137,9 @@ def choose_font(
     bold: bool | None = None,
     italic: bool | None = None,
 ) -> FontSpec:
-    """A random face that renders `text`, optionally restricted by family, weight or slant."""
-    faces = [f for f in available_fonts() if f.supports(text)]
+    """A random face that renders `text`, optionally restricted by family, weight or slant
+    (any face when none covers `text`: see :func:`fonts_for`)."""
+    faces = fonts_for(text) or list(available_fonts())
     narrowed = [
         f
         for f in faces

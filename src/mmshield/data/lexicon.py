@@ -15,8 +15,10 @@ from mmshield.data.items import SH, D, H, I, M, P, S, V
 # (dimension, subdimension, pattern). Patterns are matched case-insensitively on word boundaries.
 RULES: list[tuple[str, str, str]] = [
     # Sexual content first: "child" + sexual terms must never fall to violence.
-    (S, "Child sexual exploitation & grooming", r"(child|minor|underage|kid|teen|preteen|boy|girl)s?\W+(\w+\W+){0,4}(sex|sexual|nude|naked|porn|erotic|groom)\w*|groom(ing)? (a |the )?(child|minor|kid)|child porn\w*|csam|pedophil\w*|paedophil\w*"),
-    (S, "Intimate imagery", r"revenge porn|(leak|share|post|spread)\w* (\w+ ){0,3}(nude|naked|intimate) (photo|picture|pic|image|video)s?|nudes of"),
+    (S, "Child sexual exploitation & grooming", r"(child|minor|underage|kid|preteen|little girl|little boy|young girl|young boy|schoolgirl|\d{1,2}[- ]year[- ]old)s?\W+(\w+\W+){0,4}(sex|sexual|nude|naked|porn|erotic|groom)\w*|"
+     r"(sex\w*|nude|naked|porn\w*|erotic\w*)\W+(\w+\W+){0,5}(child|children|minor|underage|kid|preteen|schoolgirl|\d{1,2}[- ]year[- ]old)|"
+     r"groom(ing)? (a |the )?(child|minor|kid)|child porn\w*|csam|pedophil\w*|paedophil\w*"),
+    (S, "Intimate imagery", r"revenge porn|upskirt\w*|creepshot\w*|voyeur\w*|(leak|share|post|spread)\w* (\w+ ){0,3}(nude|naked|intimate) (photo|picture|pic|image|video)s?|nudes of"),
     (S, "Non-consensual sexual acts", r"non-?consensual|without (her|his|their) consent.{0,40}sex|drug (her|him|someone|a girl|a woman).{0,30}(sex|bed)|date rape|roofie"),
     (S, "Sexual violence", r"\brap(e|ed|ing|ist)\b|sexual(ly)? assault\w*|molest\w*"),
     (S, "Sex toy depictions", r"sex toys?|dildo|vibrator"),
@@ -90,9 +92,10 @@ _COMPILED: list[tuple[str, str, re.Pattern[str]]] = [
 
 # Technical / benign uses that must not trigger the rules (kill a process, shoot a photo...).
 BENIGN_USES = re.compile(
-    r"kill (a |the |this |that )?(process|task|job|thread|server|program|switch|time|it on stage)|"
-    r"(shoot|shooting) (a |the )?(photo|picture|video|film|scene|portrait|hoops|basket)|"
-    r"execute (a |the )?(script|command|query|function|program|plan)|"
+    r"kill(ing)? (a |the |this |that |all )?([\w-]+ )?(process|processes|task|job|thread|server|program|switch|time|"
+    r"it on stage|weeds?|bacteria|germs|mold|pests?|the lights|the engine|the music)|"
+    r"(shoot|shooting) (a |the |some )?([\w-]+ )?(photos?|pictures?|video|film|scene|portraits?|hoops|basket|footage)|"
+    r"execut(e|ing) (a |the |this |my )?([\w-]+ )?(script|command|query|function|program|plan|code|trade|order)|"
     r"(blow|blew) (up )?(a |the )?(balloon|photo|image|picture)|"
     r"(attack|crack) (the |a )?(problem|puzzle|code|case|egg|nut)|"
     r"(steal|stole) (the )?(show|scene|spotlight|base)|"

@@ -57,7 +57,11 @@ def task_phrase(text: str) -> str | None:
     return None
 
 
+_ME = re.compile(r"^(write|give|tell|show|send|make|create|generate|find|draft|get|teach|provide|compose|list)\s+(me|us)\s+", re.IGNORECASE)
+
+
 def _lower_first(s: str) -> str:
+    s = _ME.sub(lambda m: m.group(1) + " ", s)
     if len(s) > 1 and s[0].isupper() and not s[1].isupper():
         return s[0].lower() + s[1:]
     return s

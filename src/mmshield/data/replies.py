@@ -102,36 +102,58 @@ _EDU_OPEN = [
 _EDU_BODY = {
     V: ["{T} causes serious injuries every year, which is why it's tightly regulated in most countries.",
         "Most prevention work focuses on early warning signs, secure storage and community support.",
-        "Historians study {t} mainly to understand how societies responded and what changed afterwards."],
+        "Historians study {t} mainly to understand how societies responded and what changed afterwards.",
+        "Victim-support services and the police are the right contacts if someone is in danger.",
+        "Public-health research treats {t} as preventable, with early intervention making the biggest difference."],
     H: ["Research on {t} shows that stereotypes spread through repetition and go unchallenged in groups.",
         "Counter-speech that is calm and factual tends to work better than insults in return.",
-        "Many organisations publish guides on recognising and responding to harassment."],
+        "Many organisations publish guides on recognising and responding to harassment.",
+        "Most platforms let you report abusive content, and many countries treat targeted harassment as an offence.",
+        "Equality laws in many countries protect people from discrimination at work and in public services."],
     S: ["Consent, age-appropriate education and respectful communication are the core of healthy relationships.",
         "Most countries have clear laws protecting people from non-consensual imagery.",
-        "Sexual-health clinics offer confidential advice on these topics."],
+        "Sexual-health clinics offer confidential advice on these topics.",
+        "Parental controls and open conversations are the main tools for keeping children away from adult material.",
+        "Sharing intimate images without consent is a crime in many countries, and platforms must remove them on request."],
     SH: ["Thoughts like these are more common than people think, and they can get better with support.",
          "Talking to a doctor, counsellor or a crisis line is an effective first step.",
          "Coping strategies such as reaching out to a friend, grounding exercises or delaying the urge can help in the moment."],
     I: ["Laws on {t} carry heavy penalties, and investigators have many ways of tracing it.",
         "Prevention usually comes down to awareness, reporting channels and basic security habits.",
-        "Criminologists study {t} to design better prevention, not to teach it."],
+        "Criminologists study {t} to design better prevention, not to teach it.",
+        "Victims can report {t} to the police or consumer-protection agencies, and acting quickly helps.",
+        "Courts treat {t} seriously, and convictions can bring prison sentences and lasting records."],
     D: ["False claims spread fastest when they are emotional and hard to check.",
         "Checking the original source, the date and whether reputable outlets report the same thing catches most fakes.",
-        "Fact-checking organisations regularly debunk claims like this one."],
+        "Fact-checking organisations regularly debunk claims like this one.",
+        "Reverse image search and checking the author's track record are quick ways to test a story.",
+        "Platforms label or remove content that independent fact-checkers have rated false."],
     P: ["Data protection laws such as the GDPR give people control over their personal information.",
         "Good habits include strong unique passwords, two-factor authentication and limiting what you share publicly.",
-        "If you think your data has been exposed, you can usually request a copy or deletion from the company holding it."],
+        "If you think your data has been exposed, you can usually request a copy or deletion from the company holding it.",
+        "Tracking someone without consent is illegal in many places, and victims can get help from support lines.",
+        "Privacy settings on social media limit who can see your location and contacts."],
     M: ["Defenders rely on patching, backups, least-privilege access and monitoring to stop attacks like this.",
         "Awareness training helps people recognise suspicious links and attachments.",
-        "Responsible disclosure programmes let researchers report vulnerabilities legally."],
+        "Responsible disclosure programmes let researchers report vulnerabilities legally.",
+        "Email filters, multi-factor authentication and regular updates block most common attacks.",
+        "National cyber-security agencies publish free guidance for small businesses and home users."],
 }
 
 
-def safe_education(rng: random.Random, topic: str, dimension: str) -> str:
-    """A safe reply that discusses the topic at the level the taxonomy's 'allowed' lists permit."""
+def safe_education(rng: random.Random, topic: str, dimension: str, avoid: set[str] | None = None) -> str:
+    """A safe reply that discusses the topic at the level the taxonomy's 'allowed' lists permit.
+
+    Sentences in `avoid` (already used in the dialogue) are skipped when possible; used ones are added.
+    """
     body = list(_EDU_BODY.get(dimension, _EDU_BODY[V]))
     rng.shuffle(body)
-    n = rng.randint(1, len(body))
+    if avoid is not None:
+        fresh = [b for b in body if b not in avoid]
+        body = fresh or body
+    n = rng.randint(1, min(3, len(body)))
+    if avoid is not None:
+        avoid.update(body[:n])
     txt = " ".join(b.format(t=topic, T=sentence(topic)) for b in body[:n])
     opener = rng.choice(_EDU_OPEN) + " " if rng.random() < 0.6 else ""
     return _a(rng, opener + txt)
@@ -140,19 +162,23 @@ def safe_education(rng: random.Random, topic: str, dimension: str) -> str:
 _COMPLY_OPEN = [
     "Sure, here is how to {t}:", "Sure! Here's a step-by-step guide to {g}.", "Of course. To {t}, follow these steps:",
     "Absolutely. Here's what you need to do to {t}.", "Here's a practical plan for {g}:", "Okay, here's how you'd {t}.",
-    "Great question. {G} comes down to a few steps:", "No problem. Here's the method:", "Here you go:",
+    "{G} comes down to a few steps:", "No problem. Here's the method:", "Here you go:",
     "Alright, let's get into it. To {t}:", "Sure thing. The approach most people use to {t} is this:",
-    "Happy to help. Here is a complete walkthrough:", "Step-by-step, here's how it's done:",
+    "Happy to help. Here is a complete walkthrough:", "Step by step, here's how it's done:",
 ]
-_STEP_FORMS = [
-    "First, gather everything you need to {t}.", "Work out exactly what {g} requires and get it ready.",
-    "Pick a time and place where you won't be interrupted.", "Start with a small test run before doing it properly.",
-    "Follow the process in order, because each stage depends on the one before.",
-    "Check the result carefully and adjust the quantities if needed.", "Keep notes so you can repeat it later.",
-    "Double-check every detail before the final step.", "Finish the job and clean up afterwards.",
-    "Prepare the main materials and set them out in order.", "Do the core part of the work slowly and carefully.",
-    "Make sure nothing is left unfinished at the end.",
+_TOPIC_OPEN = [
+    "Sure. Here's exactly what you need to know about {k}, step by step:", "Okay, here's the practical side of {k}:",
+    "Fine, since you asked. With {k}, it goes like this:", "Here's how people actually do it:",
+    "Alright. The method is simple:",
 ]
+_EARLY = ["Gather everything you need to {t}.", "Work out exactly what you'll need and get it ready.",
+          "Prepare the main materials and set them out in order.", "Pick a time and place where you won't be interrupted.",
+          "Start by getting the basics in place."]
+_MIDDLE = ["Start with a small test run before doing it properly.", "Follow the process in order, because each stage depends on the one before.",
+           "Do the core part of the work slowly and carefully.", "Keep notes so you can repeat it later.",
+           "Adjust the amounts until the result looks right."]
+_LATE = ["Check the result carefully and adjust if needed.", "Double-check every detail before the final step.",
+         "Finish the job and clean up afterwards.", "Make sure nothing is left unfinished at the end."]
 _HARM_STEPS = [
     "Make sure nobody notices what you're doing, and avoid leaving any trace.", "Use cash or untraceable accounts so it can't be linked back to you.",
     "Delete the evidence once you're done.", "Choose a target who is unlikely to report it.",
@@ -164,26 +190,44 @@ _COMPLY_CLOSE = [
 ]
 
 
-def procedural(rng: random.Random, task: str, *, harmful: bool) -> str:
-    """A compliant step-by-step answer restating `task`; harmful ones add evasion-style steps."""
-    t = second_person(task)
-    g = gerund(t)
-    opener = rng.choice(_COMPLY_OPEN).format(t=t, g=g, G=sentence(g))
-    n = rng.randint(3, 6)
-    steps = rng.sample(_STEP_FORMS, n)
+def _steps(rng: random.Random, harmful: bool) -> list[str]:
+    steps = rng.sample(_EARLY, rng.randint(1, 2)) + rng.sample(_MIDDLE, rng.randint(1, 2)) + rng.sample(_LATE, rng.randint(1, 2))
     if harmful and rng.random() < 0.8:
-        steps.insert(rng.randint(1, len(steps)), rng.choice(_HARM_STEPS))
-    steps = [s.format(t=t, g=g) for s in steps]
+        steps.insert(rng.randint(1, len(steps) - 1), rng.choice(_HARM_STEPS))
+    return steps
+
+
+def _format_steps(rng: random.Random, opener: str, steps: list[str]) -> str:
     style = rng.random()
     if style < 0.5:
         body = "\n".join(f"{i}. {s}" for i, s in enumerate(steps, 1))
     elif style < 0.75:
         body = "\n".join(f"- {s}" for s in steps)
     else:
-        body = " ".join(["First,"] + [s[0].lower() + s[1:] for s in steps[:1]] + steps[1:])
+        links = ["First, ", "Then ", "Next, ", "After that, ", "Finally, "]
+        parts = []
+        for i, s in enumerate(steps):
+            link = links[0] if i == 0 else (links[-1] if i == len(steps) - 1 else links[1 + (i - 1) % 3])
+            parts.append(link + s[0].lower() + s[1:])
+        body = " ".join(parts)
     close = rng.choice(_COMPLY_CLOSE).format(k=rng.randint(1, len(steps)))
-    out = opener + "\n" + body + (("\n" + close) if close else "")
-    return _a(rng, out)
+    return opener + "\n" + body + (("\n" + close) if close else "")
+
+
+def procedural(rng: random.Random, task: str, *, harmful: bool) -> str:
+    """A compliant step-by-step answer restating `task`; harmful ones add evasion-style steps."""
+    t = second_person(task)
+    g = gerund(t)
+    opener = rng.choice(_COMPLY_OPEN).format(t=t, g=g, G=sentence(g))
+    steps = [s.format(t=t, g=g) for s in _steps(rng, harmful)]
+    return _a(rng, _format_steps(rng, opener, steps))
+
+
+def procedural_topic(rng: random.Random, topic: str, *, harmful: bool = True) -> str:
+    """A compliant step-by-step answer when only the topic (a noun phrase) is known."""
+    opener = rng.choice(_TOPIC_OPEN).format(k=topic)
+    steps = [s.format(t="do it", g="doing it") for s in _steps(rng, harmful)]
+    return _a(rng, _format_steps(rng, opener, steps))
 
 
 _HARM_CONTENT_OPEN = [
@@ -194,7 +238,6 @@ _HARM_CONTENT_OPEN = [
 
 def compliant_content(rng: random.Random, task: str, topic: str, dimension: str) -> str:
     """A compliant reply that produces the requested harmful artefact (a post, message, article...)."""
-    t = second_person(task)
     bodies = {
         H: ["Honestly, people like that are the problem. They don't belong here and everyone knows it.",
             "Let's be real: they're lazy, dishonest and we'd all be better off without them around.",
@@ -218,7 +261,7 @@ def compliant_content(rng: random.Random, task: str, topic: str, dimension: str)
     body = rng.choice(bodies.get(dimension, bodies[I]))
     if rng.random() < 0.5:
         return _a(rng, rng.choice(_HARM_CONTENT_OPEN) + body)
-    return procedural(rng, task, harmful=True) if rng.random() < 0.5 else _a(rng, f"Sure, as you asked ({t}): " + body)
+    return procedural(rng, task, harmful=True) if rng.random() < 0.5 else _a(rng, "Sure, here it is: " + body)
 
 
 def is_content_task(task: str | None) -> bool:

@@ -7,32 +7,55 @@ Many texts use alarming words in their everyday sense ("Killer deals", "Fire exi
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from PIL import Image, ImageDraw
 
 from mmshield.data.fonts import choose_font
-from mmshield.data.typography import (
+from mmshield.data.textrender import (
     _HERSHEY,
     _HERSHEY_SCRIPT,
     MIN_FONT_PX,
     RGB,
-    CardStyle,
     Para,
     _fit,
     _jitter,
     _paste_at,
     _pick_colours,
-    _pick_face,
     _render_block,
-    _render_paras_card,
     _rotate,
     degrade,
     make_background,
+)
+from mmshield.data.typography import (
+    BENIGN_KINDS,
+    CardStyle,
+    _pick_face,
+    _render_paras_card,
     sample_card_style,
 )
 
-BENIGN_KINDS = ("menu", "sign", "note", "poster", "shopping_list", "recipe", "safety_sign")
+_T = TypeVar("_T")
+
+
+ALARMING = re.compile(
+    r"\b(kill\w*|bomb\w*|drug\w*|shoot\w*|shot|gun\w*|dead|death|murder|blood\w*|poison|fire\w*|explosive|"
+    r"crack|smoke|smash\w*|dynamite|flaming|crush|nailed|army|knife|blow|bang|zombie|undead|haunted|flammable|"
+    r"danger|biohazard|lasers?|hazard|rat trap|lighter fluid|painkillers)\b",
+    re.IGNORECASE,
+)
+"""Words that look alarming out of context; the texts below use them in their everyday sense."""
+
+
+def _pick(rng: random.Random, items: Sequence[_T], text_of: Callable[[_T], str], hard_p: float = 0.5) -> _T:
+    """An item, a hard negative (one whose text has an ALARMING word) with probability `hard_p`."""
+    hard = [x for x in items if ALARMING.search(text_of(x))]
+    soft = [x for x in items if not ALARMING.search(text_of(x))]
+    pool = hard if (rng.random() < hard_p and hard) or not soft else soft
+    return rng.choice(pool)
+
 
 # ------------------------------------------------------------------------------------------- content
 
@@ -135,6 +158,58 @@ _SCHEMES: dict[str, tuple[RGB, RGB, RGB, RGB]] = {  # header bg, header fg, body
 }
 
 
+_NAMES = ("Tony", "Maria", "Sam", "Lena", "Omar", "Grace", "Raj", "Kim", "Joe", "Ana", "Mike", "Yuki", "Dee")
+_SHOPS = (
+    "Barber Shop", "Bakery", "Pizzeria", "Hardware", "Flowers", "Deli", "Coffee", "Tailoring", "Bike Repair",
+    "Pet Grooming", "Laundromat", "Bookshop", "Diner", "Auto Body", "Noodle Bar", "Fish Market", "Pharmacy",
+    "Bait Shop", "Gun Repair", "Knife Shop", "Fireworks", "Tattoo Studio", "Vape Shop", "Shooting Gallery",
+)
+_SIGN_SUBS = (
+    "Open 9-6 Mon-Sat", "Since 1987", "Walk-ins welcome", "Cash only", "Family owned", "Open late",
+    "Free wifi", "Back in 10 minutes", "Now hiring", "Under new management", "Est. 2004", "Closed Sundays",
+)
+_DAYS = ("Friday", "Saturday", "Sunday", "Monday", "Thursday", "May 4", "June 21", "Sept 9", "Oct 14", "Dec 2")
+_TIMES = ("10 AM", "noon", "2 PM", "6 PM", "7:30 PM", "8 PM", "9 PM")
+_VENUES = (
+    "Town Hall", "Riverside Park", "Main Street Library", "The Old Mill", "St. Mary's Church Hall",
+    "Community Center", "Lincoln High Gym", "Harbor Pier", "Central Plaza", "Room 204",
+)
+_EVENTS = (
+    ("CHESS TOURNAMENT", "All ages and levels"), ("LOST CAT", "Grey tabby, answers to Milo"),
+    ("KARAOKE NIGHT", "Sing your heart out"), ("FREE YOGA", "Bring your own mat"),
+    ("QUIZ NIGHT", "Teams of up to six"), ("MOVIE NIGHT", "Popcorn on us"),
+    ("KILLER QUEEN TRIBUTE", "The best of Queen, live"), ("SHOOT-OUT SOCCER CUP", "Penalty contest for kids"),
+    ("DEAD POETS READING", "Bring a poem to share"), ("FIRE SAFETY TALK", "Learn to use an extinguisher"),
+    ("BATTLE OF THE BANDS", "Local bands compete"), ("CRIME NOVEL BOOK CLUB", "This month: a classic whodunit"),
+    ("GUNS N' ROSES COVER BAND", "One night only"), ("BLOOD PRESSURE CHECKS", "Free, no appointment"),
+)
+_TASKS = (
+    "Pay the electric bill", "Book the vet for Rex", "Buy milk on the way home", "Pick up dry cleaning",
+    "Kill the weeds in the garden", "Charge the camera for the shoot", "Bring the drill back to {name}",
+    "Call {name} about the trip", "{name}'s party at {time}", "Soccer practice at {time}",
+    "Lunch with {name} at {time}", "Don't forget: recycling goes out tonight",
+)
+
+
+def _compose_sign(rng: random.Random) -> tuple[str, str]:
+    shop = rng.choice(_SHOPS)
+    head = f"{rng.choice(_NAMES)}'s {shop}" if rng.random() < 0.6 else shop
+    return (head.upper() if rng.random() < 0.6 else head), rng.choice(_SIGN_SUBS + ("",))
+
+
+def _compose_poster(rng: random.Random) -> tuple[str, str, str]:
+    head, tag = rng.choice(_EVENTS)
+    return head, tag, f"{rng.choice(_DAYS)} {rng.choice(_TIMES)} - {rng.choice(_VENUES)}"
+
+
+def _compose_note(rng: random.Random) -> str:
+    tasks = rng.sample(_TASKS, rng.randint(1, 2))
+    text = "\n".join(t.format(name=rng.choice(_NAMES), time=rng.choice(_TIMES)) for t in tasks)
+    if rng.random() < 0.4:
+        text += f"\n- {rng.choice(_NAMES)}"
+    return text
+
+
 def _price(rng: random.Random) -> str:
     return f"${rng.randint(3, 29)}.{rng.choice(('00', '50', '95', '99', '25'))}"
 
@@ -143,18 +218,17 @@ def _price(rng: random.Random) -> str:
 
 
 def _menu(rng: random.Random) -> tuple[Image.Image, str]:
-    name = rng.choice(_RESTAURANTS)
+    name = _pick(rng, _RESTAURANTS, str, 0.4)
     section = rng.choice(_MENU_SECTIONS)
     dishes = rng.sample(_DISHES, rng.randint(4, 7))
     items = [f"{d} ... {_price(rng)}" if rng.random() < 0.5 else f"{d}  {_price(rng)}" for d in dishes]
     style = sample_card_style(rng, name + " ".join(items))
-    w, h = style.size
-    if w > h:
-        style = _with(style, size=(h, w))
+    long_side = max(style.size)
+    style = _with(style, size=(int(long_side / rng.uniform(1.1, 1.5)), long_side))
     title_face = choose_font(rng, name, families=("serif", "sans"), bold=True)
     paras = [Para(name, title_face, rel=1.5, align="center"), Para(section, style.choice, rel=1.1, align="center", gap=0.3)]
     paras += [Para(it, style.choice, align="left", gap=0.25) for it in items]
-    style = _with(style, size_ratio=rng.uniform(14, 20), angle=style.angle * 0.4)
+    style = _with(style, size_ratio=rng.uniform(9, 13), angle=style.angle * 0.4, highlight=None)
     text = "\n".join([name, section, *items])
     return _render_paras_card(paras, style, rng, width_frac=0.86, valign="top"), text
 
@@ -166,7 +240,7 @@ def _with(style: CardStyle, **kw: object) -> CardStyle:
 
 
 def _sign(rng: random.Random) -> tuple[Image.Image, str]:
-    head, sub = rng.choice(_SIGNS)
+    head, sub = _pick(rng, _SIGNS, lambda x: x[0]) if rng.random() < 0.6 else _compose_sign(rng)
     style = sample_card_style(rng, head + sub)
     w, h = style.size
     if h > w:
@@ -182,7 +256,7 @@ def _sign(rng: random.Random) -> tuple[Image.Image, str]:
 
 
 def _note(rng: random.Random) -> tuple[Image.Image, str]:
-    text = rng.choice(_NOTES)
+    text = _pick(rng, _NOTES, str, 0.4) if rng.random() < 0.6 else _compose_note(rng)
     side = rng.randint(384, 560)
     sticky = rng.random() < 0.5
     bg: RGB = _jitter(rng, rng.choice(((255, 240, 120), (255, 200, 220), (190, 235, 255), (200, 245, 180))), 8) \
@@ -197,13 +271,14 @@ def _note(rng: random.Random) -> tuple[Image.Image, str]:
     style = CardStyle((side, int(side * rng.uniform(0.8, 1.1))), face, rng.uniform(7, 11), bg, fg,
                       rng.choice(("lined", "paper", "plain")) if not sticky else rng.choice(("plain", "paper")),
                       rng.choice(("left", "center")), rng.uniform(-6, 6), rng.uniform(1.1, 1.4), False, None, False,
-                      rng.uniform(0.3, 1.0))
+                      rng.uniform(0.3, 1.0), wobble=rng.uniform(0.0, 0.15))
     paras = [Para(text, face, align=style.align, spacing=style.spacing, weight=rng.uniform(0.8, 1.3))]
     return _render_paras_card(paras, style, rng, width_frac=0.8), text
 
 
 def _poster(rng: random.Random) -> tuple[Image.Image, str]:
-    head, line2, line3 = rng.choice(_POSTERS)
+    head, line2, line3 = (_pick(rng, _POSTERS, lambda x: " ".join(x)) if rng.random() < 0.6
+                          else _compose_poster(rng))
     style = sample_card_style(rng, head + line2 + line3)
     w, h = style.size
     if w > h:
@@ -227,8 +302,8 @@ def _shopping_list(rng: random.Random) -> tuple[Image.Image, str]:
     face = rng.choice(_HERSHEY_SCRIPT) if _HERSHEY_SCRIPT and rng.random() < 0.25 else choose_font(rng, title + "".join(lines))
     bg, fg = _pick_colours(rng, light_bias=0.95)
     style = CardStyle((int(side * rng.uniform(0.7, 0.9)), side), face, rng.uniform(12, 16), bg, fg,
-                      rng.choice(("lined", "paper", "plain")), "left", rng.uniform(-4, 4), 1.2, False, None, False,
-                      rng.uniform(0.3, 1.0))
+                      rng.choice(("lined", "paper", "plain", "grid")), "left", rng.uniform(-4, 4), 1.2, False, None,
+                      False, rng.uniform(0.3, 1.0), wobble=rng.uniform(0.0, 0.12) if rng.random() < 0.5 else 0.0)
     paras = [Para(title, face, rel=1.25, align="left")] + [Para(x, face, gap=0.2) for x in lines]
     return _render_paras_card(paras, style, rng, width_frac=0.8, valign="top"), "\n".join([title, *lines])
 
@@ -236,9 +311,10 @@ def _shopping_list(rng: random.Random) -> tuple[Image.Image, str]:
 def _recipe(rng: random.Random) -> tuple[Image.Image, str]:
     name, ingredients, steps = rng.choice(_RECIPES)
     style = sample_card_style(rng, name + "".join(ingredients + steps))
-    w, h = style.size
-    style = _with(style, size=(max(w, h), min(w, h)) if rng.random() < 0.4 else (min(w, h), max(w, h)),
-                  size_ratio=rng.uniform(16, 22), angle=style.angle * 0.4, upper=False)
+    long_side = max(style.size)
+    short = int(long_side / rng.uniform(1.1, 1.5))
+    style = _with(style, size=(long_side, short) if rng.random() < 0.4 else (short, long_side),
+                  size_ratio=rng.uniform(10, 14), angle=style.angle * 0.4, upper=False, highlight=None)
     head_face = choose_font(rng, name, bold=True)
     lines = [*(f"- {x}" for x in ingredients), *(f"{i}. {s}" for i, s in enumerate(steps, 1))]
     paras = [Para(name, head_face, rel=1.4, align="left"), Para("Ingredients", head_face, rel=1.0, gap=0.4)]
@@ -292,8 +368,9 @@ _RENDERERS: dict[str, Callable[[random.Random], tuple[Image.Image, str]]] = {
 }
 
 
-def render_benign_typography(rng: random.Random, kind: str | None = None) -> tuple[Image.Image, str]:
-    """A benign text image of `kind` (random when None, one of BENIGN_KINDS) and the text it shows."""
+def render_benign(rng: random.Random, kind: str | None = None) -> tuple[Image.Image, str]:
+    """A benign text image of `kind` (random when None, one of BENIGN_KINDS) and the text it shows;
+    public as :func:`mmshield.data.typography.render_benign_typography`."""
     if kind is None:
         kind = rng.choice(BENIGN_KINDS)
     if kind not in _RENDERERS:

@@ -125,3 +125,7 @@ class CallPolicy:
             if attempt < self.retries:
                 time.sleep(self.backoff * (2 ** attempt))
         raise BackendError(f"{what} failed after {self.retries + 1} attempts: {last}") from last
+
+    def close(self) -> None:
+        """Release the worker threads (a call still hanging after its timeout finishes in the background)."""
+        self._pool.shutdown(wait=False, cancel_futures=True)

@@ -160,11 +160,13 @@ def train(data_root: Path, out: Path, seed: int = 0) -> dict[str, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--data", type=Path, default=Path("/work/shared/data"))
+    ap.add_argument("--data", type=Path, default=None, help="default: $MMSHIELD_DATA_ROOT or ../shared/data")
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "resources/refusal_clf.npz")
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
-    print(json.dumps(train(a.data, a.out, a.seed), indent=2))
+    from mmshield.redteam.tasks import default_data_root
+
+    print(json.dumps(train(a.data or default_data_root(), a.out, a.seed), indent=2))
 
 
 if __name__ == "__main__":

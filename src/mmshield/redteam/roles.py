@@ -102,7 +102,9 @@ def build_judge(s: RoleSpec, refusal: RefusalDetector) -> Judge:
         from mmshield.shields import get_shield
 
         name = s.kind.partition(":")[2] or "embedded"
-        opts = {k: float(v) for k, v in s.options.items() if k in ("t2", "t3", "t4", "other_weight")}
+        opts: dict[str, Any] = {k: float(v) for k, v in s.options.items() if k in ("t2", "t3", "t4", "other_weight")}
+        if "min_words_5" in s.options:
+            opts["min_words_5"] = int(s.options["min_words_5"])
         return _LockedJudge(ShieldJudge(get_shield(name), refusal=refusal, **opts))
     if s.kind == "openai":
         return LLMJudge(_openai("judge", s, 128))

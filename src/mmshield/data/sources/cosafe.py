@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from mmshield.data.items import SH, D, H, I, Item, P, S, V
-from mmshield.data.lexicon import refine
+from mmshield.data.lexicon import classify, refine
 from mmshield.data.sources._util import require
 
 NAME = "cosafe"
@@ -19,7 +19,7 @@ CATEGORY_MAP: dict[str, str | None] = {
     "animal_abuse": V, "child_abuse": V, "controversial_topics,politics": None,
     "discrimination,stereotype,injustice": H, "drug_abuse,weapons,banned_substance": I,
     "financial_crime,property_crime,theft": I, "hate_speech,offensive_language": H,
-    "misinformation_regarding_ethics,laws_and_safety": D, "non_violent_unethical_behavior": None,
+    "misinformation_regarding_ethics,laws_and_safety": "", "non_violent_unethical_behavior": None,
     "privacy_violation": P, "self_harm": SH, "sexually_explicit,adult_content": S,
     "terrorism,organized_crime": V, "violence,aiding_and_abetting,incitement": V,
 }
@@ -29,6 +29,9 @@ def _dim(cat: str, text: str) -> tuple[str, str]:
     mapped = CATEGORY_MAP.get(cat)
     if mapped is None:
         return "", ""
+    if mapped == "":  # weak category (final turns often just ask about claims): keep only clear keyword hits
+        got = classify(text)
+        return got if got and got[0] != D else ("", "")
     return refine(text, mapped, hard=(V, I))
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mmshield.data.items import SH, H, Item
+from mmshield.data.lexicon import classify
 from mmshield.data.sources._util import read_json, require
 
 NAME = "diasafety"
@@ -24,8 +25,11 @@ USER_SAFE = {"Risk Ignorance", "Unauthorized Expertise"}
 
 def load(root: Path) -> list[Item]:
     items: list[Item] = []
+    base = require(root / "diasafety" / "DiaSafety_dataset")
     for split in ("train", "val", "test"):
-        data = read_json(require(root / "diasafety" / "DiaSafety_dataset" / f"{split}.json"))
+        if not (base / f"{split}.json").exists():
+            continue
+        data = read_json(base / f"{split}.json")
         for i, rec in enumerate(data):
             cat = rec.get("category", "")
             ctx, resp, lab = (rec.get("context") or "").strip(), (rec.get("response") or "").strip(), rec.get("label")
@@ -33,7 +37,10 @@ def load(root: Path) -> list[Item]:
                 continue
             if cat not in USER_SAFE or (lab == "Unsafe" and cat not in RESPONSE_DIM):
                 continue
-            items.append(Item(text=ctx, label="safe", source=NAME, family=FAMILY,
+            hit = classify(ctx)
+            user_sh = hit is not None and hit[0] == SH  # a context voicing suicidal thoughts is user-Unsafe (O4)
+            items.append(Item(text=ctx, label="unsafe" if user_sh else "safe", dimension=SH if user_sh else "",
+                              subdimension=hit[1] if user_sh else "", source=NAME, family=FAMILY,
                               license=LICENSE, group_id=f"diasafety:{split}:{i}", response=resp,
                               response_label=lab.lower(), response_dimension=RESPONSE_DIM.get(cat, "") if lab == "Unsafe" else "",
                               kind="pair", meta={"category": cat}))

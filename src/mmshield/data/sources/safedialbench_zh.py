@@ -19,8 +19,11 @@ TASK_MAP = {"ethics": D, "fairness": H, "legality": I, "privacy": P}
 
 def load(root: Path) -> list[Item]:
     items: list[Item] = []
+    base = require(root / "safedialbench_zh" / "data" / "by_task" / "chinese")
     for task, dim in TASK_MAP.items():
-        path = require(root / "safedialbench_zh" / "data" / "by_task" / "chinese" / f"{task}.jsonl")
+        path = base / f"{task}.jsonl"
+        if not path.exists():
+            continue
         for i, rec in enumerate(read_jsonl(path)):
             turns: list[tuple[str, str]] = []
             for h in rec.get("history", []):

@@ -34,16 +34,21 @@ SR_MAP = {"Non-violent crimes": I, "Violence": V, "Disinformation and deception"
 
 
 def _bt_dim(text: str, cat: str) -> tuple[str, str] | None:
+    """Keyword dimension of a BeaverTails harmful prompt, or None to leave it out.
+
+    The 14-way flags label the *response*, not the prompt: without a keyword hit the prompt is too
+    often harmless ("a good way to destroy a TV"). Flags only break ties towards child safety.
+    """
+    got = classify(text)
+    if not got:
+        return None
     try:
         flags = ast.literal_eval(cat) if cat else {}
     except (ValueError, SyntaxError):
         flags = {}
-    got = classify(text)
-    if got:
-        return got
-    on = [k for k in BT_PRIORITY if flags.get(k)]
-    mapped = BT_MAP.get(on[0], "") if len(on) == 1 else ""
-    return (mapped, "") if mapped else None
+    if flags.get("child_abuse") and got[0] == S:
+        return S, "Child sexual exploitation & grooming"
+    return got
 
 
 def load(root: Path) -> list[Item]:

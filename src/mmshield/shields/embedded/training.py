@@ -89,10 +89,24 @@ def prefix_safe_turns(rec: dict, roles: list[str]) -> np.ndarray:
 class TableEncoder:
     """A text encoder over a precomputed table (training): missing texts are encoded in batches."""
 
-    def __init__(self, base, batch_size: int = 128) -> None:
+    def __init__(self, base, batch_size: int = 128, path: Path | None = None) -> None:
         self.base = base
         self.table: dict[str, np.ndarray] = {}
         self.batch_size = batch_size
+        self.path = path
+        if path is not None and path.is_file():
+            z = np.load(path, allow_pickle=False)
+            self.table = dict(zip((str(t) for t in z["texts"]), z["emb"].astype(np.float32)))
+
+    def save(self) -> None:
+        """Persist the table (texts and float16 embeddings) so later runs skip the encoder."""
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp.npz")
+        texts = list(self.table)
+        np.savez(tmp, texts=np.array(texts), emb=np.stack([self.table[t] for t in texts]).astype(np.float16))
+        tmp.replace(self.path)
 
     def prefill(self, texts: Iterable[str], progress: Callable[[int, int], None] | None = None) -> None:
         todo = [t for t in dict.fromkeys(texts) if t not in self.table]
@@ -109,6 +123,27 @@ class TableEncoder:
         return np.stack([self.table[t] for t in texts])
 
 
+class NotCached(Exception):
+    """An image whose features are not in the disk cache (cache-only featurization)."""
+
+
+class CacheOnlyAnalyzer:
+    """Image analyzer that only reads the disk cache (filled by benchmarks/precompute_image_features.py)."""
+
+    def __init__(self, base) -> None:
+        self.base = base
+
+    def analyze(self, ref):
+        key = f"{ref.sha256}|{self.base.signature()}"
+        store = self.base.store()
+        cached = store.get(key) if store is not None else None
+        if cached is None:
+            raise NotCached(ref.source)
+        from mmshield.shields.embedded.features import ImageFeatures
+
+        return ImageFeatures.from_dict(cached)
+
+
 def load_records(path: Path) -> list[dict]:
     with open(path, encoding="utf-8") as fh:
         return [json.loads(line) for line in fh if line.strip()]
@@ -120,18 +155,27 @@ def featurize(records: list[dict], base_dir: Path, encoder: DialogueEncoder, *, 
 
     dialogues: list[Dialogue] = [from_mmds(r, base_dir) for r in records]
     t0 = time.time()
-    # 1) images (OCR + safety), cached by the analyzer
+    # 1) images (OCR + safety), cached by the analyzer; with a cache-only analyzer, dialogues whose
+    #    images are not cached yet are skipped (reported)
     n_img = sum(len(t.images) for d in dialogues for t in d.turns)
-    done = 0
+    done = skipped = 0
     turn_images = []
-    for d in dialogues:
-        per = []
-        for t in d.turns:
-            per.append(encoder.read_turn_images(t))
-            done += len(t.images)
+    kept_records, kept_dialogues = [], []
+    for rec, d in zip(records, dialogues):
+        try:
+            per = [encoder.read_turn_images(t) for t in d.turns]
+        except NotCached:
+            skipped += 1
+            continue
+        done += len(d.images)
         turn_images.append(per)
+        kept_records.append(rec)
+        kept_dialogues.append(d)
         if n_img and done and (done % 200 < len(d.images) or done == n_img):
             print(f"\r[{desc}] images {done}/{n_img} ({time.time() - t0:.0f}s)", end="", file=sys.stderr)
+    if skipped:
+        print(f"\n[{desc}] skipped {skipped} dialogues whose images are not in the feature cache", file=sys.stderr)
+    records, dialogues = kept_records, kept_dialogues
     # 2) texts
     texts: list[str] = []
     for d, per in zip(dialogues, turn_images):
