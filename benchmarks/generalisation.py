@@ -17,8 +17,6 @@ import tempfile
 from pathlib import Path
 
 from mmshield.shields.embedded import training as tr
-from mmshield.shields.embedded.features import TextEncoder
-from mmshield.shields.embedded.featurize import DialogueEncoder
 from mmshield.shields.embedded.model import ContextModel
 
 
@@ -37,14 +35,12 @@ def main() -> None:
     for e in everything:
         counts[e.family] = counts.get(e.family, 0) + 1
     fams = [f for f in args.families.split(",") if f] or sorted(f for f, c in counts.items() if c >= 100)
-    enc = DialogueEncoder(TextEncoder(), None)
-    def_table = [enc.encode(v) for v in tr.definition_variants()]
     results = {}
     for fam in fams:
         train_ex = [e for e in splits["train"] if e.family != fam]
         dev_ex = [e for e in splits["dev"] if e.family != fam]
         test_ex = [e for e in everything if e.family == fam]
-        model, _ = tr.train(train_ex, dev_ex, def_table, tr.TrainConfig(epochs=args.epochs),
+        model, _ = tr.train(train_ex, dev_ex, tr.TrainConfig(epochs=args.epochs),
                             log=lambda m, fam=fam: print(f"[{fam}] {m}", file=sys.stderr))
         with tempfile.TemporaryDirectory() as tmp:
             p = Path(tmp) / "w.npz"

@@ -223,8 +223,8 @@ def test_cli_build_and_split(tmp_path, capsys):
     assert info["stats"]["dialogues"] == sum(info["counts"].values())
     rc = cli_main(["data", "split", str(out), "--family", "cosafe", "--out", str(tmp_path / "lofo")])
     assert rc == 0
-    test_recs = [json.loads(line) for line in open(tmp_path / "lofo" / "test.jsonl", encoding="utf-8")]
-    train_recs = [json.loads(line) for line in open(tmp_path / "lofo" / "train.jsonl", encoding="utf-8")]
+    test_recs = [json.loads(line) for line in (tmp_path / "lofo" / "test.jsonl").read_text("utf-8").splitlines()]
+    train_recs = [json.loads(line) for line in (tmp_path / "lofo" / "train.jsonl").read_text("utf-8").splitlines()]
     assert test_recs and all(r["source_family"] == "cosafe" for r in test_recs)
     assert all(r["source_family"] != "cosafe" for r in train_recs)
     assert cli_main(["data", "split", str(out), "--family", "nope", "--out", str(tmp_path / "x")]) == 2

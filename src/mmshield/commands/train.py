@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
 
     t0 = time.time()
     args.features_cache.mkdir(parents=True, exist_ok=True)
-    table = tr.TableEncoder(TextEncoder(), path=args.features_cache / "text_table.npz")
+    table = tr.TableEncoder(TextEncoder(), path=args.features_cache / "text_table.npy")
     analyzer = None
     if args.cached_images_only:
         from mmshield.shields.embedded.features import ImageAnalyzer
@@ -60,17 +60,14 @@ def run(args: argparse.Namespace) -> int:
     hold = set(args.holdout_family)
     train_ex = [e for e in splits["train"] if e.family not in hold]
     dev_ex = [e for e in splits["dev"] if e.family not in hold]
-    defs = tr.definition_variants()
-    def_table = [enc.encode(v) for v in defs]
     cfg = tr.TrainConfig(epochs=args.epochs, seed=args.seed, hidden=args.hidden)
-    model, dev_loss = tr.train(train_ex, dev_ex, def_table, cfg, log=lambda m: print(m, file=sys.stderr))
+    model, dev_loss = tr.train(train_ex, dev_ex, cfg, log=lambda m: print(m, file=sys.stderr))
     out = args.out or default_weights_path()
     meta = {"dev_loss": round(dev_loss, 5), "config": cfg.__dict__, "data": str(args.data),
             "holdout_families": sorted(hold), "n_train": len(train_ex), "n_dev": len(dev_ex)}
     tr.export_weights(model, out, meta)
     np_model = ContextModel.load(out)
     meta["thresholds"] = tr.calibrate(tr.side_scores(np_model, dev_ex), dev_ex)
-    meta["custom_thresholds"] = meta["thresholds"]
     meta["train_seconds"] = round(time.time() - t0, 1)
     out.with_suffix(".json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     print(json.dumps({"weights": str(out), "thresholds": meta["thresholds"], "dev_loss": meta["dev_loss"]}))

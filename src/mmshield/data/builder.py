@@ -256,6 +256,7 @@ def build(cfg: BuildConfig, log: Callable[[str], None] | None = None) -> dict[st
 
     cfg.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{cfg.out.name}.build-", dir=str(cfg.out.parent)))
+    tmp.chmod(0o755)  # mkdtemp makes it private; the dataset is meant to be shared
     try:
         writer = ImageWriter(tmp)
         records: list[Record] = []

@@ -17,7 +17,7 @@ from typing import Any
 from mmshield.data import replies, strategies
 from mmshield.data.items import D, Draft, DraftTurn, H, Item, S, V
 from mmshield.data.lexicon import key_phrase, topic_for
-from mmshield.data.phrasing import clean, task_phrase, topic_of
+from mmshield.data.phrasing import clean, task_phrase
 from mmshield.taxonomy import NONE_APPLYING
 
 VERB = "VERB:"
@@ -123,8 +123,8 @@ def user_rationale(db: DB, dim: str, sub: str, what: str, *, accumulation: bool 
         if len(small) == len(earlier):
             parts.append(f"The earlier user {_turn_list(earlier)} {verb} unrelated benign chat.")
         else:
-            verb = "looks" if len(earlier) == 1 else "look"
-            parts.append(f"The earlier user {_turn_list(earlier)} {verb} benign and set up the request (concealed intent).")
+            verb = "looks benign and sets" if len(earlier) == 1 else "look benign and set"
+            parts.append(f"The earlier user {_turn_list(earlier)} {verb} up the request (concealed intent).")
     key = db.image_phrase or key
     if db.risk_img:
         kp = f' ("{key[:120]}")' if key else ""
@@ -291,8 +291,8 @@ def image_turn(db: DB, rng: random.Random, ctx: Ctx, q: str, t: str | None, k: s
         db.user(strategies.image_instruction(rng, "card"), [img], risky=risky, risky_images=risky)
         db.image_phrase = q
     elif mode == "list":
-        title = rng.choice(["Steps to {t}.", "How to {t}:", "Methods to {t}", "{T}: a guide"]).format(
-            t=t, T=(t or "")[:1].upper() + (t or "")[1:])
+        # a bare task is given a list title by the typography module ("Steps to ...", "List of ways to ...")
+        title = t if rng.random() < 0.7 else rng.choice(["Steps to {t}", "How to {t}", "Methods to {t}"]).format(t=t)
         img = _render(ctx, "render_numbered_list", title, rng.choice([3, 3, 3, 4, 5]), rng)
         db.user(strategies.image_instruction(rng, "list"), [img], risky=risky, risky_images=risky)
         db.image_phrase = title
@@ -466,7 +466,7 @@ def compose_safe_prompt(it: Item, rng: random.Random, ctx: Ctx) -> list[Draft]:
         return [finish(db, it, pattern, safe_why=why, strategy="single")]
     if r < 0.64:
         prefix(db, rng, ctx, 4)
-        turns, s = strategies.benign_strategy(rng, q, t, k or topic_of(q, t))
+        turns, s = strategies.benign_strategy(rng, q, t, k or "")
         for i, text in enumerate(turns):
             db.user(text)
             if i < len(turns) - 1:
@@ -539,7 +539,7 @@ def compose_native_unsafe(it: Item, rng: random.Random, ctx: Ctx) -> list[Draft]
     k = key_phrase(" ".join(t for _, t in turns)) or (it.meta.get("category", "").split(",")[0].replace("_", " ") or "this")
     what = ""
     if it.lang == "en":
-        what = unsafe_ending(db, rng, None, k, it.dimension, p_none=0.45, p_comply=0.2)
+        what = unsafe_ending(db, rng, None, k, it.dimension, p_none=0.45, p_comply=0.12)
     return [finish(db, it, "concealed_intent", dim=it.dimension, sub=it.subdimension, intent=clean(it.text),
                    what="harmful help that only becomes clear from the earlier turns (coreference to them)", a_what=what,
                    strategy="coreference" if it.lang == "en" else str(it.meta.get("method", "")))]
@@ -666,7 +666,7 @@ def compose_vls(it: Item, rng: random.Random, ctx: Ctx) -> list[Draft]:
         db.user(q, [img], risky=True, risky_images=True)
         mode = "description_card"
     else:
-        db.user(rng.choice(["Here's my photo: {d} {q}", "[Photo: {d}] {q}", "I'm looking at this: {d}. {q}"]).format(
+        db.user(rng.choice(["Here's my photo: {d}. {q}", "[Photo: {d}] {q}", "I'm looking at this: {d}. {q}"]).format(
             d=desc.rstrip("."), q=q), risky=True)
         mode = "description_text"
     what = unsafe_ending(db, rng, task_phrase(q), topic_for(desc + " " + q, it.dimension, it.subdimension)[0], it.dimension)

@@ -261,7 +261,9 @@ def compliant_content(rng: random.Random, task: str, topic: str, dimension: str)
     body = rng.choice(bodies.get(dimension, bodies[I]))
     if rng.random() < 0.5:
         return _a(rng, rng.choice(_HARM_CONTENT_OPEN) + body)
-    return procedural(rng, task, harmful=True) if rng.random() < 0.5 else _a(rng, "Sure, here it is: " + body)
+    if task != topic and rng.random() < 0.5:  # `task` is a verb phrase only when it differs from the topic
+        return procedural(rng, task, harmful=True)
+    return _a(rng, "Sure, here it is: " + body)
 
 
 def is_content_task(task: str | None) -> bool:

@@ -105,7 +105,8 @@ def build_judge(s: RoleSpec, refusal: RefusalDetector) -> Judge:
         opts: dict[str, Any] = {k: float(v) for k, v in s.options.items() if k in ("t2", "t3", "t4", "other_weight")}
         if "min_words_5" in s.options:
             opts["min_words_5"] = int(s.options["min_words_5"])
-        return _LockedJudge(ShieldJudge(get_shield(name), refusal=refusal, **opts))
+        shield_opts = {"weights": s.options["weights"]} if s.options.get("weights") else {}
+        return _LockedJudge(ShieldJudge(get_shield(name, **shield_opts), refusal=refusal, **opts))
     if s.kind == "openai":
         return LLMJudge(_openai("judge", s, 128))
     if s.kind.startswith("py:"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from mmshield.data.items import SH, D, H, I, Item, P, S, V
@@ -23,6 +24,10 @@ CATEGORY_MAP: dict[str, str | None] = {
     "privacy_violation": P, "self_harm": SH, "sexually_explicit,adult_content": S,
     "terrorism,organized_crime": V, "violence,aiding_and_abetting,incitement": V,
 }
+
+
+_REQUEST = re.compile(r"\?|\b(how|what|where|which|who|why|can you|could you|would you|tell me|give me|show me|help|"
+                      r"explain|list|suggest|describe|write|provide|recommend|let'?s|i want|i need)\b", re.IGNORECASE)
 
 
 def _dim(cat: str, text: str) -> tuple[str, str]:
@@ -51,6 +56,8 @@ def load(root: Path) -> list[Item]:
                 turns = [(t["role"], t["content"]) for t in conv if t.get("content")]
                 if not turns or turns[-1][0] != "user":
                     continue
+                if not _REQUEST.search(turns[-1][1]):
+                    continue  # the final turn must ask for something (a few CoSafe finals are plain statements)
                 joined = " ".join(c for r, c in turns if r == "user")
                 dim, sub = _dim(cat, joined)
                 if not dim:

@@ -7,7 +7,7 @@ import ast
 from pathlib import Path
 
 from mmshield.data.items import SH, D, H, I, Item, P, S, V
-from mmshield.data.lexicon import classify, refine
+from mmshield.data.lexicon import any_harm_word, classify, refine
 from mmshield.data.sources._util import read_json
 from mmshield.data.sources.jailbreakbench import goal_group
 
@@ -68,6 +68,8 @@ def load(root: Path) -> list[Item]:
                 items.append(Item(text=text, label="unsafe", source=f"{NAME}/guardreasoner/{src}", family=FAMILY,
                                   license=lic, group_id=f"gr:{i}", dimension=got[0], subdimension=got[1]))
             elif r.get("label") == "safe":
+                if src == "BeaverTailsTrainR" and any_harm_word(text):
+                    continue  # BeaverTails "safe" labels the response, not the prompt: keep only clearly benign prompts
                 items.append(Item(text=text, label="safe", source=f"{NAME}/guardreasoner/{src}", family=FAMILY,
                                   license=lic, group_id=f"gr:{i}"))
     bt = base / "benchmark" / "beavertails_30k.json"
@@ -83,6 +85,8 @@ def load(root: Path) -> list[Item]:
                 items.append(Item(text=text, label="unsafe", source=f"{NAME}/beavertails", family="beavertails",
                                   license=BT_LICENSE, group_id=f"bt:{i}", dimension=got[0], subdimension=got[1]))
             else:
+                if any_harm_word(text):
+                    continue  # "safe" here labels the response; a prompt with harm words may itself be harmful
                 items.append(Item(text=text, label="safe", source=f"{NAME}/beavertails", family="beavertails",
                                   license=BT_LICENSE, group_id=f"bt:{i}"))
     sr = base / "benchmark" / "strongreject.json"

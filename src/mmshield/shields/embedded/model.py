@@ -1,4 +1,9 @@
-"""The context model: a small causal GRU over turn features with per-dimension heads per side.
+"""The context model: a small causal GRU over turn features with a head per side.
+
+Each head gives, per turn, logits over {safe, dimension 1..K}. A side's logits are pooled over its
+turns (max for every dimension, min for "safe": one unsafe turn makes the side unsafe), and a softmax
+gives a sharp distribution: the probability that the side is unsafe under a policy is the mass of the
+dimensions in force, so switching a dimension off removes exactly its mass (policy adaptation).
 
 Inference is pure numpy (weights in an .npz file); training lives in `training.py` (torch).
 State after turn t depends only on turns <= t, so a conversation can be judged turn by turn with
@@ -19,13 +24,25 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(x, -40, 40)))
 
 
+def softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def pool_logits(turn_logits: np.ndarray) -> np.ndarray:
+    """Side-level logits from per-turn logits (n, K+1): min over turns for safe, max for each dimension."""
+    out = turn_logits.max(axis=0).copy()
+    out[0] = turn_logits[:, 0].min()
+    return out
+
+
 @dataclass
 class StepOutput:
-    """Per-turn outputs: built-in dimension probabilities and the head input (for custom dimensions)."""
+    """Per-turn outputs: logits over {safe, dimensions} for the turn's role, and the head input."""
 
     hidden: np.ndarray
     head_input: np.ndarray
-    probs: np.ndarray  # (n_dims,) probability for this turn's role
+    logits: np.ndarray  # (K+1,) index 0 = safe
 
 
 class ContextModel:
@@ -68,21 +85,13 @@ class ContextModel:
     def head(self, head_input: np.ndarray, role: str) -> np.ndarray:
         w = self.w[f"head_{role}.weight"]
         b = self.w[f"head_{role}.bias"]
-        return _sigmoid(head_input @ w.T + b)
+        return head_input @ w.T + b
 
     def step(self, x: np.ndarray, h: np.ndarray, role: str) -> StepOutput:
         z = self.input_layer(x)
         h2 = self.gru_step(z, h)
         hi = np.concatenate([h2, z])
-        return StepOutput(hidden=h2, head_input=hi, probs=self.head(hi, role))
-
-    def custom_scores(self, head_input: np.ndarray, role: str, definitions: np.ndarray) -> np.ndarray:
-        """Zero-shot scores of custom dimensions: bilinear match of the turn state and definition embeddings."""
-        if definitions.size == 0:
-            return np.zeros(0, dtype=np.float32)
-        left = head_input @ self.w[f"match_{role}.weight"].T + self.w[f"match_{role}.bias"]  # (r,)
-        right = definitions @ self.w["match_def.weight"].T  # (k, r)
-        return _sigmoid(right @ left + self.w[f"match_bias_{role}"][0])
+        return StepOutput(hidden=h2, head_input=hi, logits=self.head(hi, role))
 
     def forward(self, xs: np.ndarray, roles: list[str]) -> list[StepOutput]:
         """Run all turns; returns one StepOutput per turn."""

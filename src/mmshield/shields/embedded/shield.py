@@ -20,8 +20,9 @@ from mmshield.dialogue import Dialogue, Turn
 from mmshield.errors import InputError
 from mmshield.policy import Policy
 from mmshield.shields.base import BaseShield
+from mmshield.shields.embedded import custom
 from mmshield.shields.embedded.featurize import EMB_DIM, DialogueEncoder, EncoderState, TurnFeatures
-from mmshield.shields.embedded.model import ContextModel, StepOutput
+from mmshield.shields.embedded.model import ContextModel, StepOutput, pool_logits, softmax
 from mmshield.shields.embedded.rationale import safe_rationale, unsafe_rationale
 from mmshield.taxonomy import load_taxonomy
 from mmshield.verdict import UNSAFE, Evidence, RoleVerdict, Verdict
@@ -58,7 +59,6 @@ class EmbeddedShield(BaseShield):
         meta_path = path.with_suffix(".json")
         self.meta = json.loads(meta_path.read_text("utf-8")) if meta_path.is_file() else {}
         self.thresholds: dict[str, float] = self.meta.get("thresholds", {"user": 0.5, "assistant": 0.5})
-        self.custom_threshold: dict[str, float] = self.meta.get("custom_thresholds", self.thresholds)
         self.encoder = DialogueEncoder(text_encoder, image_analyzer, read_images=read_images)
         self._def_cache: dict[str, np.ndarray] = {}
         self._sub_cache: dict[str, tuple[list[str], np.ndarray]] = {}
@@ -93,77 +93,84 @@ class EmbeddedShield(BaseShield):
             trace.turns.append(t)
         trace.hidden = h
 
-    def _definitions(self, policy: Policy) -> np.ndarray:
-        customs = [d for d in policy.dimensions if d.is_custom]
-        if not customs:
-            return np.zeros((0, EMB_DIM), dtype=np.float32)
-        missing = [d.describe() for d in customs if d.describe() not in self._def_cache]
-        if missing:
-            for text, e in zip(missing, self.encoder.encode(missing)):
-                self._def_cache[text] = e
-        return np.stack([self._def_cache[d.describe()] for d in customs])
+    def _facets(self, dim) -> np.ndarray:
+        """Facet embeddings of a custom dimension (cached by its description)."""
+        key = dim.describe()
+        if key not in self._def_cache:
+            self._def_cache[key] = self.encoder.encode(custom.facets(dim))
+        return self._def_cache[key]
 
-    def _turn_scores(self, trace: _Trace, policy: Policy) -> dict[str, np.ndarray]:
-        """Per-turn probability of every dimension in force for the turn's own role: name -> (n,)."""
-        names = [d.name for d in load_taxonomy()]
-        defs = self._definitions(policy)
-        customs = [d.name for d in policy.dimensions if d.is_custom]
-        out: dict[str, np.ndarray] = {}
-        n = len(trace.steps)
-        for dim in policy.dimensions:
-            out[dim.name] = np.zeros(n, dtype=np.float32)
-        all_builtin = {nm: np.zeros(n, dtype=np.float32) for nm in names}
-        for t, (s, f) in enumerate(zip(trace.steps, trace.feats)):
-            for j, nm in enumerate(names):
-                all_builtin[nm][t] = s.probs[j]
-            if customs:
-                cs = self.model.custom_scores(s.head_input, f.role, defs)
-                for nm, v in zip(customs, cs):
-                    out[nm][t] = v
-        for nm in names:
-            if nm in out:
-                out[nm] = all_builtin[nm]
-        out["__all_builtin__"] = np.stack([all_builtin[nm] for nm in names])  # (8, n)
+    def _side_series(self, trace: _Trace, policy: Policy, role: str, idx: list[int]) -> dict[str, np.ndarray]:
+        """Running side-level scores after each of the side's turns (causal): builtin class probabilities
+        (softmax of pooled logits, (m, K+1)) and custom-dimension scores (max so far, name -> (m,))."""
+        logits = np.stack([trace.steps[i].logits for i in idx])
+        running = np.empty_like(logits)
+        for j in range(len(idx)):
+            running[j] = pool_logits(logits[: j + 1])
+        out: dict[str, np.ndarray] = {"__probs__": softmax(running)}
+        for d in policy.dimensions:
+            if d.is_custom:
+                fe = self._facets(d)
+                per_turn = np.array([custom.score(fe, trace.feats[i].vector) for i in idx], dtype=np.float32)
+                out[d.name] = np.maximum.accumulate(per_turn)
         return out
 
-    def _threshold(self, policy: Policy, dim_name: str, role: str, custom: bool) -> float:
-        base = (self.custom_threshold if custom else self.thresholds).get(role, 0.5)
-        return policy.threshold(dim_name, calibrated=base)
+    def _side_threshold(self, policy: Policy, role: str) -> float:
+        return policy.threshold("", calibrated=self.thresholds.get(role, 0.5))
 
     def _verdict(self, trace: _Trace, policy: Policy, id: str) -> Verdict:
-        scores = self._turn_scores(trace, policy)
         roles = [f.role for f in trace.feats]
         sides = {}
         for role in ("user", "assistant"):
             idx = [i for i, r in enumerate(roles) if r == role]
-            if not idx:
-                sides[role] = RoleVerdict.absent()
-                continue
-            sides[role] = self._side(trace, policy, scores, role, idx)
+            sides[role] = self._side(trace, policy, role, idx) if idx else RoleVerdict.absent()
         return Verdict(user=sides["user"], assistant=sides["assistant"], backend=self.name, id=id,
                        policy=policy.to_list())
 
-    def _side(self, trace: _Trace, policy: Policy, scores: dict[str, np.ndarray], role: str, idx: list[int]) -> RoleVerdict:
-        side_scores = {d.name: float(scores[d.name][idx].max()) for d in policy.dimensions}
-        ths = {d.name: self._threshold(policy, d.name, role, d.is_custom) for d in policy.dimensions}
-        over = {n: s for n, s in side_scores.items() if s >= ths[n]}
-        rounded = {n: round(s, 4) for n, s in side_scores.items()}
-        if not over:
-            top = max(side_scores, key=side_scores.get)
-            all_b = scores["__all_builtin__"][:, idx].max(axis=1)
-            out_pol = [(d.name, float(all_b[j])) for j, d in enumerate(load_taxonomy())
-                       if d.name not in policy and all_b[j] >= self.thresholds.get(role, 0.5)]
-            rv = RoleVerdict.safe(safe_rationale(role, top, side_scores[top], ths[top], out_pol), rounded)
-            return rv
-        dim = max(over, key=lambda n: over[n] - ths[n] + over[n])
-        per_turn = scores[dim]
-        crossing = next(i for i in idx if per_turn[i] >= ths[dim])
-        evidence = self._evidence(trace, policy, dim, role, idx, per_turn, crossing, ths[dim])
-        sub = self._subdimension(dim, trace.feats[crossing])
-        text = unsafe_rationale(role, dim, sub, side_scores[dim], ths[dim], evidence, crossing, len(idx))
-        return RoleVerdict(rating=UNSAFE, dimension=dim, rationale=text, scores=rounded, evidence=evidence, subdimension=sub)
+    def _side(self, trace: _Trace, policy: Policy, role: str, idx: list[int]) -> RoleVerdict:
+        series = self._side_series(trace, policy, role, idx)
+        probs = series["__probs__"]  # (m, K+1)
+        builtin = [d.name for d in load_taxonomy()]
+        col = {n: j + 1 for j, n in enumerate(builtin)}
+        in_force = [d for d in policy.dimensions if not d.is_custom]
+        overridden = [d.name for d in in_force if d.name in policy.thresholds]
+        pooled = [d.name for d in in_force if d.name not in policy.thresholds]
+        side_th = self._side_threshold(policy, role)
+        # running decision quantities per candidate: (series over the side's turns, threshold)
+        cands: dict[str, tuple[np.ndarray, float]] = {}
+        mass = probs[:, [col[n] for n in pooled]].sum(axis=1) if pooled else np.zeros(len(idx))
+        for n in overridden:
+            cands[n] = (probs[:, col[n]], policy.threshold(n))
+        for d in policy.dimensions:
+            if d.is_custom:
+                cands[d.name] = (series[d.name], policy.threshold(d.name, calibrated=0.5))
+        final = {n: float(probs[-1, col[n]]) for n in builtin if n in policy}
+        final.update({n: float(v[-1]) for n, (v, _) in cands.items() if n not in final})
+        scores = {d.name: round(final[d.name], 4) for d in policy.dimensions}
+        flagged: dict[str, float] = {n: float(v[-1]) for n, (v, t) in cands.items() if v[-1] >= t}
+        if pooled and mass[-1] >= side_th:
+            top = max(pooled, key=lambda n: final[n])
+            flagged[top] = max(flagged.get(top, 0.0), final[top])
+            cands.setdefault(top, (mass, side_th))
+            if top not in overridden:
+                cands[top] = (mass, side_th)
+        if not flagged:
+            top = max(scores, key=scores.get)
+            out_pol = [(n, float(probs[-1, col[n]])) for n in builtin
+                       if n not in policy and probs[-1, col[n]] >= side_th]
+            rationale = safe_rationale(role, top, scores[top], side_th if top in pooled else cands.get(top, (None, side_th))[1], out_pol)
+            return RoleVerdict.safe(rationale, scores)
+        dim = max(flagged, key=flagged.get)
+        run, th = cands[dim]
+        crossing_j = int(np.argmax(run >= th))
+        per_turn = np.zeros(len(trace.steps), dtype=np.float32)
+        per_turn[idx] = run
+        evidence = self._evidence(trace, dim, role, idx, per_turn, idx[crossing_j], th)
+        sub = self._subdimension(dim, trace.feats[idx[crossing_j]])
+        text = unsafe_rationale(role, dim, sub, float(run[-1]), th, evidence, idx[crossing_j], len(idx))
+        return RoleVerdict(rating=UNSAFE, dimension=dim, rationale=text, scores=scores, evidence=evidence, subdimension=sub)
 
-    def _evidence(self, trace: _Trace, policy: Policy, dim: str, role: str, idx: list[int],
+    def _evidence(self, trace: _Trace, dim: str, role: str, idx: list[int],
                   per_turn: np.ndarray, crossing: int, th: float) -> list[Evidence]:
         ev: list[Evidence] = []
         prev = 0.0
@@ -201,9 +208,8 @@ class EmbeddedShield(BaseShield):
             names = [s.name for s in d.subdimensions]
             self._sub_cache[dim] = (names, self.encoder.encode([f"{s.name}: {s.description}" for s in d.subdimensions]))
         names, emb = self._sub_cache[dim]
-        q = feat.text + (" " + feat.ocr_text if feat.ocr_text else "")
-        e = self.encoder.encode([q.strip() or "(no text)"])[0]
-        return names[int(np.argmax(emb @ e))]
+        joint = feat.vector[2 * EMB_DIM : 3 * EMB_DIM]  # embedding of the turn text joined with its OCR text
+        return names[int(np.argmax(emb @ joint))]
 
 
 class ShieldSession:

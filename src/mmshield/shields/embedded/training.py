@@ -17,7 +17,7 @@ import numpy as np
 
 from mmshield.dialogue import Dialogue, from_mmds
 from mmshield.shields.embedded.featurize import INPUT_DIM, DialogueEncoder
-from mmshield.taxonomy import DIMENSION_NAMES, NONE_APPLYING, load_taxonomy
+from mmshield.taxonomy import DIMENSION_NAMES, NONE_APPLYING
 
 SIDES = ("user", "assistant")
 
@@ -94,19 +94,23 @@ class TableEncoder:
         self.table: dict[str, np.ndarray] = {}
         self.batch_size = batch_size
         self.path = path
-        if path is not None and path.is_file():
-            z = np.load(path, allow_pickle=False)
-            self.table = dict(zip((str(t) for t in z["texts"]), z["emb"].astype(np.float32)))
+        if path is not None and path.is_file() and path.with_suffix(".texts.json").is_file():
+            texts = json.loads(path.with_suffix(".texts.json").read_text("utf-8"))
+            emb = np.load(path, allow_pickle=False)
+            self.table = dict(zip(texts, emb.astype(np.float32)))
 
     def save(self) -> None:
         """Persist the table (texts and float16 embeddings) so later runs skip the encoder."""
         if self.path is None:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp.npz")
         texts = list(self.table)
-        np.savez(tmp, texts=np.array(texts), emb=np.stack([self.table[t] for t in texts]).astype(np.float16))
+        tmp = self.path.with_suffix(".tmp.npy")
+        np.save(tmp, np.stack([self.table[t] for t in texts]).astype(np.float16))
         tmp.replace(self.path)
+        tj = self.path.with_suffix(".tmp.json")
+        tj.write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
+        tj.replace(self.path.with_suffix(".texts.json"))
 
     def prefill(self, texts: Iterable[str], progress: Callable[[int, int], None] | None = None) -> None:
         todo = [t for t in dict.fromkeys(texts) if t not in self.table]
@@ -225,47 +229,31 @@ def save_examples(path: Path, examples: list[Example]) -> None:
 
 
 def load_examples(path: Path) -> list[Example]:
-    z = np.load(path, allow_pickle=False)
+    with np.load(path, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}  # decompress each array once
+    x = arrays["x"].astype(np.float32)
     out: list[Example] = []
     off = 0
-    for i, n in enumerate(z["lengths"]):
+    for i, n in enumerate(arrays["lengths"]):
         out.append(
             Example(
-                id=str(z["ids"][i]),
-                x=z["x"][off : off + n].astype(np.float32),
-                roles=z["roles"][off : off + n],
-                target=z["target"][i],
-                mask=z["mask"][i],
-                prefix_safe=z["prefix"][off : off + n],
-                family=str(z["families"][i]),
+                id=str(arrays["ids"][i]),
+                x=x[off : off + n],
+                roles=arrays["roles"][off : off + n],
+                target=arrays["target"][i],
+                mask=arrays["mask"][i],
+                prefix_safe=arrays["prefix"][off : off + n],
+                family=str(arrays["families"][i]),
             )
         )
         off += n
     return out
 
 
-# --------------------------------------------------------------------------- definitions for the match head
-
-
-def definition_variants(rng: random.Random | None = None) -> list[list[str]]:
-    """Several free-text definitions per built-in dimension (teaches the zero-shot custom head)."""
-    rng = rng or random.Random(0)
-    out: list[list[str]] = []
-    for d in load_taxonomy():
-        subs = [f"{s.name} ({s.description})" for s in d.subdimensions]
-        v = [d.name, f"{d.name}: " + "; ".join(subs), "; ".join(s.name for s in d.subdimensions)]
-        v.extend(f"{d.name}: {s}" for s in subs)
-        for _ in range(4):
-            k = rng.randint(2, max(2, len(subs) - 1))
-            v.append("Content involving " + ", ".join(rng.sample([s.name.lower() for s in d.subdimensions], k)))
-        out.append(v)
-    return out
-
-
 # --------------------------------------------------------------------------- torch model
 
 
-def build_torch_model(hidden: int = 128, proj: int = 192, rank: int = 64, dropout: float = 0.25):
+def build_torch_model(hidden: int = 128, proj: int = 192, dropout: float = 0.25):
     import torch
     from torch import nn
 
@@ -280,13 +268,8 @@ def build_torch_model(hidden: int = 128, proj: int = 192, rank: int = 64, dropou
             self.drop_in = nn.Dropout(dropout)
             self.drop = nn.Dropout(dropout)
             self.gru = nn.GRU(proj, hidden, batch_first=True)
-            self.head_user = nn.Linear(hidden + proj, k)
-            self.head_assistant = nn.Linear(hidden + proj, k)
-            self.match_user = nn.Linear(hidden + proj, rank)
-            self.match_assistant = nn.Linear(hidden + proj, rank)
-            self.match_def = nn.Linear(384, rank, bias=False)
-            self.match_bias_user = nn.Parameter(torch.zeros(1))
-            self.match_bias_assistant = nn.Parameter(torch.zeros(1))
+            self.head_user = nn.Linear(hidden + proj, k + 1)  # 0 = safe, 1..K = dimensions
+            self.head_assistant = nn.Linear(hidden + proj, k + 1)
 
         def forward(self, x):  # x: (B, n, D) -> head input (B, n, H+P)
             x = (x - self.norm_mean) / self.norm_std
@@ -313,13 +296,6 @@ def export_weights(model, path: Path, meta: dict) -> None:
         "head_user.bias": sd["head_user.bias"],
         "head_assistant.weight": sd["head_assistant.weight"],
         "head_assistant.bias": sd["head_assistant.bias"],
-        "match_user.weight": sd["match_user.weight"],
-        "match_user.bias": sd["match_user.bias"],
-        "match_assistant.weight": sd["match_assistant.weight"],
-        "match_assistant.bias": sd["match_assistant.bias"],
-        "match_def.weight": sd["match_def.weight"],
-        "match_bias_user": sd["match_bias_user"],
-        "match_bias_assistant": sd["match_bias_assistant"],
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")
@@ -336,10 +312,8 @@ class TrainConfig:
     weight_decay: float = 1e-4
     hidden: int = 128
     proj: int = 192
-    rank: int = 64
     dropout: float = 0.25
     prefix_weight: float = 0.5
-    match_weight: float = 0.5
     seed: int = 13
 
 
@@ -359,59 +333,69 @@ def _batch(examples: list[Example], torch):
             torch.from_numpy(target), torch.from_numpy(mask))
 
 
-def _side_logits(model, hi, roles, torch, def_emb=None):
-    """Per-side, per-dimension logits: max over that side's turns of per-turn logits (B, 2, K), plus per-turn logits."""
+def _role_turn_logits(model, hi, name: str):
+    return getattr(model, f"head_{name}")(hi)  # (B, n, K+1)
+
+
+def _pool(lt, m, torch):
+    """Side logits: max over the side's turns for dimensions, min for safe (mirrors model.pool_logits)."""
+    big = torch.tensor(1e4)
+    mx = torch.where(m, lt, -big).max(dim=1).values
+    mn = torch.where(m, lt, big).min(dim=1).values
+    return torch.cat([mn[..., :1], mx[..., 1:]], dim=-1)
+
+
+def _allowed(target, mask, torch):
+    """Classes consistent with the label (B, 2, K+1): the violated dimension, or safe plus every
+    dimension not in force (a Safe side under a policy may still violate a switched-off dimension)."""
+    unsafe = target.sum(-1, keepdim=True) > 0
+    safe_allowed = torch.cat([torch.ones_like(mask[..., :1]), 1.0 - mask], dim=-1)
+    unsafe_allowed = torch.cat([torch.zeros_like(target[..., :1]), target], dim=-1)
+    return torch.where(unsafe, unsafe_allowed, safe_allowed) > 0
+
+
+def _partial_nll(logits, allowed, torch):
+    """-log of the probability mass of the allowed classes."""
     neg = torch.tensor(-1e4)
-    per_turn = []
-    side = []
-    for s, name in enumerate(SIDES):
-        if def_emb is None:
-            lt = getattr(model, f"head_{name}")(hi)  # (B, n, K)
-        else:
-            left = getattr(model, f"match_{name}")(hi)  # (B, n, R)
-            right = model.match_def(def_emb)  # (K, R)
-            lt = left @ right.T + getattr(model, f"match_bias_{name}")
-        m = (roles == s).unsqueeze(-1)
-        per_turn.append(torch.where(m, lt, neg))
-        side.append(torch.where(m, lt, neg).max(dim=1).values)
-    return torch.stack(side, 1), per_turn
+    return torch.logsumexp(logits, -1) - torch.logsumexp(torch.where(allowed, logits, neg), -1)
 
 
-def train(train_ex: list[Example], dev_ex: list[Example], def_table: list[np.ndarray], cfg: TrainConfig,
+def train(train_ex: list[Example], dev_ex: list[Example], cfg: TrainConfig,
           log: Callable[[str], None] = print):
     """Train; returns the best model (by dev loss) and its dev loss."""
     import torch
-    import torch.nn.functional as F
 
     torch.manual_seed(cfg.seed)
     rng = random.Random(cfg.seed)
-    model = build_torch_model(cfg.hidden, cfg.proj, cfg.rank, cfg.dropout)
+    model = build_torch_model(cfg.hidden, cfg.proj, cfg.dropout)
     allx = np.concatenate([e.x for e in train_ex])
     model.norm_mean.copy_(torch.from_numpy(allx.mean(0)))
     model.norm_std.copy_(torch.from_numpy(allx.std(0) + 1e-2))
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs)
-    defs = [torch.from_numpy(np.asarray(v, dtype=np.float32)) for v in def_table]
 
-    def loss_on(batch, train_mode: bool):
+    def loss_on(batch):
         x, roles, prefix, target, mask = batch
         hi = model(x)
-        side, per_turn = _side_logits(model, hi, roles, torch)
-        valid = (roles >= 0)
-        # side-level (max over turns)
-        l_side = (F.binary_cross_entropy_with_logits(side, target, reduction="none") * mask).sum() / mask.sum().clamp(min=1)
-        # turn-level: prefix turns are safe on every dimension in force
+        valid = roles >= 0
+        allowed = _allowed(target, mask, torch)
+        present = mask.sum(-1) > 0  # (B, 2)
+        l_side = torch.tensor(0.0)
         l_pre = torch.tensor(0.0)
-        for s in range(2):
-            pm = (prefix * (roles == s) * valid).unsqueeze(-1) * mask[:, s].unsqueeze(1)
-            if pm.sum() > 0:
-                lt = torch.where(pm > 0, per_turn[s], torch.zeros_like(per_turn[s]))
-                l_pre = l_pre + (F.binary_cross_entropy_with_logits(lt, torch.zeros_like(lt), reduction="none") * pm).sum() / pm.sum()
-        # zero-shot match head with a random definition variant per dimension
-        pick = torch.stack([d[rng.randrange(len(d))] if train_mode else d[1] for d in defs])
-        mside, _ = _side_logits(model, hi, roles, torch, def_emb=pick)
-        l_match = (F.binary_cross_entropy_with_logits(mside, target, reduction="none") * mask).sum() / mask.sum().clamp(min=1)
-        return l_side + cfg.prefix_weight * l_pre + cfg.match_weight * l_match
+        for s, name in enumerate(SIDES):
+            m = (roles == s).unsqueeze(-1)
+            lt = _role_turn_logits(model, hi, name)
+            side = _pool(lt, m, torch)
+            pres = present[:, s] & m.squeeze(-1).any(1)
+            if pres.any():
+                l_side = l_side + _partial_nll(side[pres], allowed[pres, s], torch).mean()
+            # prefix turns: safe under the record's policy (safe or a switched-off dimension)
+            pm = (prefix > 0) & (roles == s) & valid
+            if pm.any():
+                pre_allowed = torch.cat([torch.ones_like(mask[:, s, :1]), 1.0 - mask[:, s]], -1) > 0
+                pa = pre_allowed.unsqueeze(1).expand(-1, lt.shape[1], -1)
+                l_pre = l_pre + _partial_nll(lt[pm], pa[pm], torch).mean()
+        return l_side + cfg.prefix_weight * l_pre
 
     best = (float("inf"), None)
     order = list(range(len(train_ex)))
@@ -427,7 +411,7 @@ def train(train_ex: list[Example], dev_ex: list[Example], def_table: list[np.nda
             batches = [ch[i : i + cfg.batch_size] for i in range(0, len(ch), cfg.batch_size)]
             rng.shuffle(batches)
             for bi in batches:
-                loss = loss_on(_batch([train_ex[i] for i in bi], torch), True)
+                loss = loss_on(_batch([train_ex[i] for i in bi], torch))
                 opt.zero_grad()
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -439,7 +423,7 @@ def train(train_ex: list[Example], dev_ex: list[Example], def_table: list[np.nda
         with torch.no_grad():
             dl, dn = 0.0, 0
             for i in range(0, len(dev_ex), 256):
-                dl += float(loss_on(_batch(dev_ex[i : i + 256], torch), False)) * len(dev_ex[i : i + 256])
+                dl += float(loss_on(_batch(dev_ex[i : i + 256], torch))) * len(dev_ex[i : i + 256])
                 dn += len(dev_ex[i : i + 256])
         dev_loss = dl / max(dn, 1)
         log(f"epoch {epoch + 1}/{cfg.epochs} train loss {total / max(nb, 1):.4f} dev loss {dev_loss:.4f} ({time.time() - t0:.0f}s)")
@@ -454,19 +438,27 @@ def train(train_ex: list[Example], dev_ex: list[Example], def_table: list[np.nda
 
 
 def side_scores(model_np, examples: list[Example]) -> np.ndarray:
-    """Numpy forward over examples: (N, 2, K) side-level max probabilities (nan where a side is absent)."""
-    out = np.full((len(examples), 2, len(DIMENSION_NAMES)), np.nan, dtype=np.float32)
+    """Numpy forward over examples: (N, 2, K+1) side-level class probabilities (nan where a side is absent)."""
+    from mmshield.shields.embedded.model import pool_logits, softmax
+
+    out = np.full((len(examples), 2, len(DIMENSION_NAMES) + 1), np.nan, dtype=np.float32)
     for i, e in enumerate(examples):
         roles = ["user" if r == 0 else "assistant" for r in e.roles]
-        for step, role in zip(model_np.forward(e.x, roles), roles):
-            s = 0 if role == "user" else 1
-            cur = out[i, s]
-            out[i, s] = np.where(np.isnan(cur), step.probs, np.maximum(cur, step.probs))
+        steps = model_np.forward(e.x, roles)
+        for s, side in enumerate(SIDES):
+            lt = [st.logits for st, r in zip(steps, roles) if r == side]
+            if lt:
+                out[i, s] = softmax(pool_logits(np.stack(lt)))
     return out
 
 
+def unsafe_mass(probs: np.ndarray, in_force: np.ndarray) -> float:
+    """Probability that a side violates a dimension in force: the mass of those dimensions."""
+    return float((np.nan_to_num(probs[1:]) * in_force).sum())
+
+
 def calibrate(scores: np.ndarray, examples: list[Example]) -> dict[str, float]:
-    """Per side, the threshold on max-in-force probability that maximises dev F1."""
+    """Per side, the threshold on the in-force unsafe mass that maximises dev F1."""
     th: dict[str, float] = {}
     for s, side in enumerate(SIDES):
         ys, ps = [], []
@@ -475,7 +467,7 @@ def calibrate(scores: np.ndarray, examples: list[Example]) -> dict[str, float]:
             if not m.any() or np.isnan(scores[i, s]).all():
                 continue
             ys.append(float((e.target[s] * m).max()))
-            ps.append(float(np.nanmax(np.where(m, scores[i, s], 0.0))))
+            ps.append(unsafe_mass(scores[i, s], m))
         ys_a, ps_a = np.array(ys), np.array(ps)
         best = (0.5, -1.0)
         for t in np.linspace(0.05, 0.95, 91):
@@ -490,9 +482,6 @@ def calibrate(scores: np.ndarray, examples: list[Example]) -> dict[str, float]:
     return th
 
 
-__all__ = ["Example", "TrainConfig", "NONE_APPLYING", "calibrate", "export_weights", "featurize", "train"]
-
-
 def quick_metrics(scores: np.ndarray, examples: list[Example], thresholds: dict[str, float]) -> dict[str, dict]:
     """Per side P/R/F1/accuracy/FPR and dimension accuracy from cached scores (same rule as the shield)."""
     out: dict[str, dict] = {}
@@ -500,14 +489,14 @@ def quick_metrics(scores: np.ndarray, examples: list[Example], thresholds: dict[
         tp = fp = fn = tn = dim_ok = 0
         for i, e in enumerate(examples):
             m = e.mask[s] > 0
-            if not m.any():
+            if not m.any() or np.isnan(scores[i, s]).all():
                 continue
             gold = bool((e.target[s] * m).max() > 0)
-            sc = np.where(m, np.nan_to_num(scores[i, s]), -1.0)
-            pred = bool(sc.max() >= thresholds[side])
+            pred = unsafe_mass(scores[i, s], m) >= thresholds[side]
             if gold and pred:
                 tp += 1
-                dim_ok += int(np.argmax(sc) == int(np.argmax(e.target[s])))
+                dims = np.where(m, scores[i, s, 1:], -1.0)
+                dim_ok += int(np.argmax(dims) == int(np.argmax(e.target[s])))
             elif pred:
                 fp += 1
             elif gold:
@@ -523,3 +512,6 @@ def quick_metrics(scores: np.ndarray, examples: list[Example], thresholds: dict[
             "fpr": round(fp / max(fp + tn, 1), 4), "dimension_accuracy_on_tp": round(dim_ok / max(tp, 1), 4),
         }
     return out
+
+
+__all__ = ["Example", "TrainConfig", "NONE_APPLYING", "calibrate", "export_weights", "featurize", "train"]
