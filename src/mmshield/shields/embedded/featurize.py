@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mmshield.dialogue import Dialogue, Turn
+from mmshield.shields.embedded.ocr_words import respace
 
 EMB_DIM = 384
 SCALAR_NAMES = (
@@ -150,7 +151,7 @@ class DialogueEncoder:
         sexual = gore = area = 0.0
         for ref in turn.images:
             f = self.image_analyzer.analyze(ref)
-            texts.append(f.ocr_text or "")
+            texts.append(respace(f.ocr_text or ""))
             scores = f.safety or {}
             sexual = max(sexual, float(scores.get("sexual", 0.0)))
             gore = max(gore, float(scores.get("gore", 0.0)))
