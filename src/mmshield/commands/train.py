@@ -17,7 +17,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, default=None, help="weights file to write (default: the packaged weights)")
     p.add_argument("--features-cache", type=Path, default=Path("build/features"),
                    help="folder for cached featurized splits (delete to recompute)")
-    p.add_argument("--epochs", type=int, default=12)
+    p.add_argument("--epochs", type=int, default=8)
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--hidden", type=int, default=128)
     p.add_argument("--holdout-family", action="append", default=[],

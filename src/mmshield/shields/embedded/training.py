@@ -306,13 +306,13 @@ def export_weights(model, path: Path, meta: dict) -> None:
 
 @dataclass
 class TrainConfig:
-    epochs: int = 12
+    epochs: int = 8
     batch_size: int = 64
-    lr: float = 1e-3
+    lr: float = 5e-4
     weight_decay: float = 1e-4
     hidden: int = 128
     proj: int = 192
-    dropout: float = 0.25
+    dropout: float = 0.4
     prefix_weight: float = 0.5
     seed: int = 13
 
