@@ -95,7 +95,8 @@ def main() -> None:
 
     first, cached = [], []
     for k in range(5):
-        ref = ImageRef.from_bytes(text_card(f"how to pick a lock {k}", k), name=f"<card{k}>")
+        nonce = int.from_bytes(__import__("os").urandom(3), "big")  # new bytes each run: no disk-cache hit
+        ref = ImageRef.from_bytes(text_card(f"how to pick a lock {k}", nonce), name=f"<card{k}>")
         d = Dialogue(turns=[Turn("user", "What does the image say?", [ref])], id="img")
         t = time.perf_counter()
         shield.moderate(d, policy)
