@@ -151,9 +151,7 @@ class EmbeddedShield(BaseShield):
         if pooled and mass[-1] >= side_th:
             top = max(pooled, key=lambda n: final[n])
             flagged[top] = max(flagged.get(top, 0.0), final[top])
-            cands.setdefault(top, (mass, side_th))
-            if top not in overridden:
-                cands[top] = (mass, side_th)
+            cands[top] = (mass, side_th)
         if not flagged:
             top = max(scores, key=scores.get)
             out_pol = [(n, float(probs[-1, col[n]])) for n in builtin
