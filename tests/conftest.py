@@ -161,3 +161,14 @@ def bad_input(tmp_path: Path) -> Path:
     path = tmp_path / "bad.jsonl"
     path.write_bytes(b"\n".join(rows) + b"\n")
     return path
+
+
+def load_tiny_llava():
+    """The tiny LLaVA-OneVision fixture module (tests/fixtures/llava/tiny_llava.py), loaded by path."""
+    import importlib.util
+
+    path = Path(__file__).parent / "fixtures" / "llava" / "tiny_llava.py"
+    spec = importlib.util.spec_from_file_location("tiny_llava", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod

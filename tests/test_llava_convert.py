@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -16,6 +15,7 @@ pytest.importorskip("safetensors")
 from safetensors import safe_open  # noqa: E402
 from safetensors.torch import load_file, save_file  # noqa: E402
 
+from conftest import load_tiny_llava  # noqa: E402
 from mmshield.cli import main as cli_main  # noqa: E402
 from mmshield.llava_convert import (  # noqa: E402
     KEY_TABLE,
@@ -26,16 +26,7 @@ from mmshield.llava_convert import (  # noqa: E402
     plan_conversion,
 )
 
-
-def _load_tiny():
-    path = Path(__file__).parent / "fixtures" / "llava" / "tiny_llava.py"
-    spec = importlib.util.spec_from_file_location("tiny_llava", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-tiny = _load_tiny()
+tiny = load_tiny_llava()
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,8 @@ success path is checked separately: a well-formed output text goes through the s
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
-from pathlib import Path
 
 import pytest
 
@@ -20,6 +18,7 @@ pytest.importorskip("safetensors")
 
 from PIL import Image  # noqa: E402
 
+from conftest import load_tiny_llava  # noqa: E402
 from mmshield.dialogue import Dialogue, Turn  # noqa: E402
 from mmshield.errors import BackendError, ImageError, ModelOutputError  # noqa: E402
 from mmshield.images import ImageRef  # noqa: E402
@@ -29,16 +28,7 @@ from mmshield.prompting import render_prompt  # noqa: E402
 from mmshield.shields.base import get_shield  # noqa: E402
 from mmshield.shields.llava import LlavaShield, chat_wrap  # noqa: E402
 
-
-def _load_tiny():
-    path = Path(__file__).parent / "fixtures" / "llava" / "tiny_llava.py"
-    spec = importlib.util.spec_from_file_location("tiny_llava", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-tiny = _load_tiny()
+tiny = load_tiny_llava()
 PER_IMAGE = tiny.TOKENS_PER_IMAGE  # 16 patches + 1 newline
 
 

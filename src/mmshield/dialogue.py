@@ -64,10 +64,6 @@ class Dialogue:
         up = self.record.get("usage_policy")
         return list(up) if up else None
 
-    def prefix(self, n_turns: int) -> Dialogue:
-        """The dialogue truncated to its first `n_turns` turns (used for incremental checks)."""
-        return Dialogue(turns=self.turns[:n_turns], id=self.id, system=self.system, record=dict(self.record))
-
 
 # --------------------------------------------------------------------------- MMDS
 

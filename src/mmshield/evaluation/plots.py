@@ -19,6 +19,15 @@ def _pyplot():
     return plt
 
 
+def _save(plt, fig, path: Path) -> Path:
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
 def plot_pr_curves(result: dict[str, Any], path: Path) -> Path | None:
     """Precision-recall curve per side (from `details.<side>.pr.points`); None when no side has scores."""
     curves = {s: (result.get("details", {}).get(s) or {}).get("pr") for s in SIDES}
@@ -39,12 +48,7 @@ def plot_pr_curves(result: dict[str, Any], path: Path) -> Path | None:
     ax.set_ylim(0, 1.02)
     ax.set_title("Precision-recall by side")
     ax.legend(loc="lower left")
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def plot_confusion(labels: list[str], matrix: list[list[int]], title: str, path: Path) -> Path:
@@ -63,12 +67,7 @@ def plot_confusion(labels: list[str], matrix: list[list[int]], title: str, path:
     ax.set_xlabel("predicted")
     ax.set_ylabel("gold")
     ax.set_title(title)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def write_plots(result: dict[str, Any], out_dir: Path) -> list[Path]:

@@ -158,9 +158,12 @@ class DialogueEncoder:
             area = max(area, float(getattr(f, "text_area_fraction", 0.0) or 0.0))
         return TurnImages(ocr_text=join_ocr(texts), sexual=sexual, gore=gore, text_area=area, per_image_text=texts)
 
-    def turns(self, dialogue: Dialogue) -> list[TurnFeatures]:
-        """Features of every turn, with one batched encoder call for the whole dialogue."""
-        images = [self.read_turn_images(t) for t in dialogue.turns]
+    def turns(self, dialogue: Dialogue, images: list[TurnImages] | None = None) -> list[TurnFeatures]:
+        """Features of every turn, with one batched encoder call for the whole dialogue.
+
+        `images`: what was already read off each turn's images (training reads them once, in bulk)."""
+        if images is None:
+            images = [self.read_turn_images(t) for t in dialogue.turns]
         texts: list[str] = []
         for t, im in zip(dialogue.turns, images):
             texts.append((t.content or "").strip() or EMPTY_TEXT)

@@ -17,7 +17,7 @@ import numpy as np
 
 from mmshield.dialogue import Dialogue, from_mmds
 from mmshield.shields.embedded.featurize import INPUT_DIM, DialogueEncoder
-from mmshield.taxonomy import DIMENSION_NAMES, NONE_APPLYING
+from mmshield.taxonomy import DIMENSION_NAMES
 
 SIDES = ("user", "assistant")
 
@@ -193,8 +193,8 @@ def featurize(records: list[dict], base_dir: Path, encoder: DialogueEncoder, *, 
     print(file=sys.stderr)
     # 3) assemble
     out: list[Example] = []
-    for rec, d in zip(records, dialogues):
-        feats = encoder.turns(d)
+    for rec, d, per in zip(records, dialogues, turn_images):
+        feats = encoder.turns(d, per)
         roles = [f.role for f in feats]
         target, mask = side_targets(rec)
         out.append(
@@ -514,4 +514,4 @@ def quick_metrics(scores: np.ndarray, examples: list[Example], thresholds: dict[
     return out
 
 
-__all__ = ["Example", "TrainConfig", "NONE_APPLYING", "calibrate", "export_weights", "featurize", "train"]
+__all__ = ["Example", "TrainConfig", "calibrate", "export_weights", "featurize", "train"]
