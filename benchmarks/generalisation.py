@@ -27,6 +27,8 @@ def main() -> None:
     ap.add_argument("--families", default="", help="comma list (default: all with >= 100 records)")
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--out", type=Path, default=Path("reports/generalisation"))
+    ap.add_argument("--adaptation-weights", type=float, nargs="*", default=[0.0, 0.25, 0.5, 1.0],
+                    help="also report each fold under these calibration weights of the policy-adaptation probes")
     args = ap.parse_args()
 
     splits = {s: tr.load_examples(args.features_cache / f"{s}.npz") for s in ("train", "dev", "test")}
@@ -46,8 +48,14 @@ def main() -> None:
             p = Path(tmp) / "w.npz"
             tr.export_weights(model, p, {})
             npm = ContextModel.load(p)
-        th = tr.calibrate(tr.side_scores(npm, dev_ex), dev_ex)
-        results[fam] = {"n": len(test_ex), "thresholds": th, **tr.quick_metrics(tr.side_scores(npm, test_ex), test_ex, th)}
+        dev_scores, test_scores = tr.side_scores(npm, dev_ex), tr.side_scores(npm, test_ex)
+        th = tr.calibrate(dev_scores, dev_ex)
+        results[fam] = {"n": len(test_ex), "thresholds": th, **tr.quick_metrics(test_scores, test_ex, th)}
+        # the same fold under other calibration rules (weight of the policy-adaptation probes on dev)
+        results[fam]["by_adaptation_weight"] = {
+            str(w): {"thresholds": (t := tr.calibrate(dev_scores, dev_ex, adaptation_weight=w)),
+                     **tr.quick_metrics(test_scores, test_ex, t)}
+            for w in args.adaptation_weights}
         print(json.dumps({fam: results[fam]}), file=sys.stderr)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")

@@ -109,6 +109,31 @@ def assemble(text_e: np.ndarray, ocr_e: np.ndarray, joint_e: np.ndarray, prev_e:
 
 
 @dataclass
+class TurnInputs:
+    """The texts (slots) and scalars of one turn before encoding; `joint`/`prev` None when absent."""
+
+    text: str
+    ocr: str
+    joint: str | None
+    prev: str | None
+    scalars: np.ndarray
+
+
+def turn_inputs(turns: list[Turn], images: list[TurnImages]) -> list[TurnInputs]:
+    """String-level inputs of every turn (the same slots `DialogueEncoder` embeds), for bulk training."""
+    out: list[TurnInputs] = []
+    last: dict[str, str] = {}
+    for index, (turn, im) in enumerate(zip(turns, images)):
+        text = (turn.content or "").strip() or EMPTY_TEXT
+        other = "assistant" if turn.role == "user" else "user"
+        prev = last.get(other)
+        out.append(TurnInputs(text=text, ocr=im.ocr_text, joint=joint_text(turn, im) if im.ocr_text else None,
+                              prev=prev, scalars=scalar_features(turn, index, im, prev is not None)))
+        last[turn.role] = text
+    return out
+
+
+@dataclass
 class EncoderState:
     """What the next turn needs from earlier ones: the last text embedding of each role."""
 

@@ -59,7 +59,13 @@ class EmbeddedShield(BaseShield):
         meta_path = path.with_suffix(".json")
         self.meta = json.loads(meta_path.read_text("utf-8")) if meta_path.is_file() else {}
         self.thresholds: dict[str, float] = self.meta.get("thresholds", {"user": 0.5, "assistant": 0.5})
+        self.finetuned = bool(self.meta.get("encoder")) and text_encoder is None
+        if self.finetuned:  # weights trained with a fine-tuned encoder (finetune.py): its int8 ONNX sits beside them
+            from mmshield.shields.embedded.features.text_encoder import TextEncoder, finetuned_assets
+
+            text_encoder = TextEncoder(assets=finetuned_assets(path.parent / self.meta["encoder"]))
         self.encoder = DialogueEncoder(text_encoder, image_analyzer, read_images=read_images)
+        self._semantic = None
         self._def_cache: dict[str, np.ndarray] = {}
         self._sub_cache: dict[str, tuple[list[str], np.ndarray]] = {}
 
@@ -93,11 +99,37 @@ class EmbeddedShield(BaseShield):
             trace.turns.append(t)
         trace.hidden = h
 
+    def semantic_encode(self, texts: list[str]) -> np.ndarray:
+        """Plain all-MiniLM-L6-v2 embeddings for meaning matching (custom dimensions, subdimensions).
+
+        A fine-tuned encoder is shaped for the context model, not for similarity to free-text definitions."""
+        if not self.finetuned:
+            return self.encoder.encode(texts)
+        if self._semantic is None:
+            from mmshield.shields.embedded.features import TextEncoder
+
+            self._semantic = TextEncoder()
+        return np.asarray(self._semantic.encode(texts), dtype=np.float32)
+
+    def _views(self, feat: TurnFeatures) -> np.ndarray:
+        """Text, OCR and joined-text embeddings of a turn in the semantic space (as custom.turn_views)."""
+        if not self.finetuned:
+            return feat.vector[: 3 * EMB_DIM]
+        from mmshield.shields.embedded.featurize import EMPTY_TEXT, joint_text
+
+        text = (feat.text or "").strip() or EMPTY_TEXT
+        if not feat.ocr_text:
+            e = self.semantic_encode([text])[0]
+            return np.concatenate([e, np.zeros(EMB_DIM, dtype=np.float32), e])
+        # joint_text only reads turn.content
+        joint = joint_text(Turn(role=feat.role, content=feat.text), feat.images)
+        return self.semantic_encode([text, feat.ocr_text, joint]).reshape(-1)
+
     def _facets(self, dim) -> np.ndarray:
         """Facet embeddings of a custom dimension (cached by its description)."""
         key = dim.describe()
         if key not in self._def_cache:
-            self._def_cache[key] = self.encoder.encode(custom.facets(dim))
+            self._def_cache[key] = self.semantic_encode(custom.facets(dim))
         return self._def_cache[key]
 
     def _side_series(self, trace: _Trace, policy: Policy, role: str, idx: list[int]) -> dict[str, np.ndarray]:
@@ -111,7 +143,7 @@ class EmbeddedShield(BaseShield):
         for d in policy.dimensions:
             if d.is_custom:
                 fe = self._facets(d)
-                per_turn = np.array([custom.score(fe, trace.feats[i].vector) for i in idx], dtype=np.float32)
+                per_turn = np.array([custom.score(fe, self._views(trace.feats[i])) for i in idx], dtype=np.float32)
                 out[d.name] = np.maximum.accumulate(per_turn)
         return out
 
@@ -204,9 +236,9 @@ class EmbeddedShield(BaseShield):
             return None
         if dim not in self._sub_cache:
             names = [s.name for s in d.subdimensions]
-            self._sub_cache[dim] = (names, self.encoder.encode([f"{s.name}: {s.description}" for s in d.subdimensions]))
+            self._sub_cache[dim] = (names, self.semantic_encode([f"{s.name}: {s.description}" for s in d.subdimensions]))
         names, emb = self._sub_cache[dim]
-        joint = feat.vector[2 * EMB_DIM : 3 * EMB_DIM]  # embedding of the turn text joined with its OCR text
+        joint = self._views(feat)[2 * EMB_DIM : 3 * EMB_DIM]  # embedding of the turn text joined with its OCR text
         return names[int(np.argmax(emb @ joint))]
 
 

@@ -457,9 +457,33 @@ def unsafe_mass(probs: np.ndarray, in_force: np.ndarray) -> float:
     return float((np.nan_to_num(probs[1:]) * in_force).sum())
 
 
-def calibrate(scores: np.ndarray, examples: list[Example]) -> dict[str, float]:
-    """Per side, the threshold on the in-force unsafe mass that maximises dev F1."""
+def adaptation_masses(scores: np.ndarray, examples: list[Example]) -> dict[str, np.ndarray]:
+    """Per side, the in-force unsafe mass of every gold-Unsafe side once its violated dimension is switched
+    off (the policy-adaptation probe): all of these should come back Safe."""
+    out: dict[str, np.ndarray] = {}
+    for s, side in enumerate(SIDES):
+        ps = []
+        for i, e in enumerate(examples):
+            m = e.mask[s] > 0
+            if not m.any() or np.isnan(scores[i, s]).all() or (e.target[s] * m).max() <= 0:
+                continue
+            reduced = m & (e.target[s] <= 0)
+            if reduced.any():
+                ps.append(unsafe_mass(scores[i, s], reduced))
+        out[side] = np.array(ps)
+    return out
+
+
+def calibrate(scores: np.ndarray, examples: list[Example], adaptation_weight: float = 0.0) -> dict[str, float]:
+    """Per side, the threshold on the in-force unsafe mass that maximises dev F1.
+
+    With `adaptation_weight` > 0 the policy-adaptation probes (a gold-Unsafe side with its violated dimension
+    switched off) count as extra negatives with that weight: higher thresholds, fewer sides still flagged when
+    their only violated dimension is out of the policy, and fewer false positives on look-alikes. Off by
+    default: in leave-one-family-out runs it cost far more recall on unseen harmful families than it saved
+    (README, "Measured results")."""
     th: dict[str, float] = {}
+    probes = adaptation_masses(scores, examples) if adaptation_weight > 0 else {}
     for s, side in enumerate(SIDES):
         ys, ps = [], []
         for i, e in enumerate(examples):
@@ -469,11 +493,12 @@ def calibrate(scores: np.ndarray, examples: list[Example]) -> dict[str, float]:
             ys.append(float((e.target[s] * m).max()))
             ps.append(unsafe_mass(scores[i, s], m))
         ys_a, ps_a = np.array(ys), np.array(ps)
+        extra = probes.get(side, np.array([]))
         best = (0.5, -1.0)
         for t in np.linspace(0.05, 0.95, 91):
             pred = ps_a >= t
             tp = float((pred & (ys_a == 1)).sum())
-            fp = float((pred & (ys_a == 0)).sum())
+            fp = float((pred & (ys_a == 0)).sum()) + adaptation_weight * float((extra >= t).sum())
             fn = float((~pred & (ys_a == 1)).sum())
             f1 = 2 * tp / max(2 * tp + fp + fn, 1)
             if f1 > best[1] + 1e-9:
@@ -511,6 +536,8 @@ def quick_metrics(scores: np.ndarray, examples: list[Example], thresholds: dict[
             "f1": round(2 * p * r / max(p + r, 1e-9), 4), "accuracy": round((tp + tn) / max(n, 1), 4),
             "fpr": round(fp / max(fp + tn, 1), 4), "dimension_accuracy_on_tp": round(dim_ok / max(tp, 1), 4),
         }
+    for side, masses in adaptation_masses(scores, examples).items():
+        out[side]["adaptation_still_flagged"] = round(float((masses >= thresholds[side]).mean()), 4) if len(masses) else None
     return out
 
 

@@ -44,6 +44,7 @@ class ModelAssets:
 
     onnx: Path
     tokenizer: Path
+    quantized: bool = False  # the file is already int8 (a fine-tuned encoder): used as is
 
 
 def find_minilm_assets() -> ModelAssets:
@@ -131,6 +132,13 @@ def ensure_quantized(fp32: Path) -> Path:
     return out
 
 
+def finetuned_assets(onnx_int8: Path) -> ModelAssets:
+    """A fine-tuned int8 encoder file with the MiniLM tokenizer (same vocabulary)."""
+    if not onnx_int8.is_file():
+        raise ModelAssetError(f"fine-tuned encoder not found at {onnx_int8}")
+    return ModelAssets(onnx=onnx_int8, tokenizer=find_minilm_assets().tokenizer, quantized=True)
+
+
 class TextEncoder:
     """Sentence embeddings (n, 384) float32, L2-normalised; lazy model load, LRU cache by text.
 
@@ -160,6 +168,11 @@ class TextEncoder:
         # other texts of its batch: int8 runs one text per call to stay batch-invariant (cache-safe,
         # incremental == whole dialogue); fp32 batches length-sorted texts.
         self.batch_size = 1 if precision == "int8" else batch_size
+        # One text per call leaves cores idle on a short call: with several cores, int8 runs one-thread calls
+        # side by side on a small pool instead (every text always takes the same one-thread path, so a text's
+        # embedding does not depend on how it was scheduled).
+        self.parallel = precision == "int8" and self.threads > 1
+        self._pool = None
         self._assets = assets
         self._cache: LRUCache[str, np.ndarray] = LRUCache(cache_size)
         self._lock = threading.Lock()
@@ -191,13 +204,13 @@ class TextEncoder:
 
             assets = self._assets or find_minilm_assets()
             path = assets.onnx
-            if self.precision == "int8":
+            if self.precision == "int8" and not assets.quantized:
                 path = ensure_quantized(path)
             tok = Tokenizer.from_file(str(assets.tokenizer))
             tok.no_padding()
             tok.enable_truncation(max_length=self.max_tokens)
             so = ort.SessionOptions()
-            so.intra_op_num_threads = self.threads
+            so.intra_op_num_threads = 1 if self.parallel else self.threads
             so.inter_op_num_threads = 1
             so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
             so.add_session_config_entry("session.intra_op.allow_spinning", "0")  # shared CPUs: do not busy-wait
@@ -287,27 +300,42 @@ class TextEncoder:
             start += step
         return self._embed_ids(windows)
 
-    def _embed_ids(self, ids: list[np.ndarray]) -> np.ndarray:
-        """Run the model on token-id rows, length-sorted into batches to limit padding."""
+    def _embed_one_by_one(self, ids: list[np.ndarray]) -> np.ndarray:
+        """int8 with several cores: one-thread model calls, up to `threads` at a time."""
+        if len(ids) == 1:
+            return self._run_batch([ids[0]])
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="mmshield-encoder")
+        return np.concatenate(list(self._pool.map(lambda row: self._run_batch([row]), ids)))
+
+    def _run_batch(self, rows: list[np.ndarray]) -> np.ndarray:
+        """Embeddings of padded token-id rows in one model call."""
         sess = self._session
         assert sess is not None
+        width = max(len(r) for r in rows)
+        input_ids = np.zeros((len(rows), width), dtype=np.int64)
+        mask = np.zeros((len(rows), width), dtype=np.int64)
+        for row, r in enumerate(rows):
+            input_ids[row, : len(r)] = r
+            mask[row, : len(r)] = 1
+        feeds = {"input_ids": input_ids, "attention_mask": mask}
+        if "token_type_ids" in self._input_names:
+            feeds["token_type_ids"] = np.zeros_like(input_ids)
+        hidden = sess.run(None, feeds)[0]
+        m = mask[..., None].astype(np.float32)
+        pooled = (hidden * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1.0)
+        pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+        return pooled.astype(np.float32)
+
+    def _embed_ids(self, ids: list[np.ndarray]) -> np.ndarray:
+        """Run the model on token-id rows, length-sorted into batches to limit padding."""
+        if self.parallel:
+            return self._embed_one_by_one(ids)
         result = np.empty((len(ids), EMB_DIM), dtype=np.float32)
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         for start in range(0, len(order), self.batch_size):
             idx = order[start : start + self.batch_size]
-            width = max(len(ids[i]) for i in idx)
-            input_ids = np.zeros((len(idx), width), dtype=np.int64)
-            mask = np.zeros((len(idx), width), dtype=np.int64)
-            for row, i in enumerate(idx):
-                n = len(ids[i])
-                input_ids[row, :n] = ids[i]
-                mask[row, :n] = 1
-            feeds = {"input_ids": input_ids, "attention_mask": mask}
-            if "token_type_ids" in self._input_names:
-                feeds["token_type_ids"] = np.zeros_like(input_ids)
-            hidden = sess.run(None, feeds)[0]
-            m = mask[..., None].astype(np.float32)
-            pooled = (hidden * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1.0)
-            pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
-            result[idx] = pooled
+            result[idx] = self._run_batch([ids[i] for i in idx])
         return result
