@@ -27,6 +27,7 @@ def main() -> None:
     ap.add_argument("--families", default="", help="comma list (default: all with >= 100 records)")
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--out", type=Path, default=Path("reports/generalisation"))
+    ap.add_argument("--ensemble", type=int, default=1, help="context models (seeds) per fold, averaged")
     ap.add_argument("--adaptation-weights", type=float, nargs="*", default=[0.0, 0.25, 0.5, 1.0],
                     help="also report each fold under these calibration weights of the policy-adaptation probes")
     args = ap.parse_args()
@@ -42,12 +43,18 @@ def main() -> None:
         train_ex = [e for e in splits["train"] if e.family != fam]
         dev_ex = [e for e in splits["dev"] if e.family != fam]
         test_ex = [e for e in everything if e.family == fam]
-        model, _ = tr.train(train_ex, dev_ex, tr.TrainConfig(epochs=args.epochs),
-                            log=lambda m, fam=fam: print(f"[{fam}] {m}", file=sys.stderr))
+        models = [tr.train(train_ex, dev_ex, tr.TrainConfig(epochs=args.epochs, seed=13 + k),
+                           log=lambda m, fam=fam, k=k: print(f"[{fam} seed {13 + k}] {m}", file=sys.stderr))[0]
+                  for k in range(args.ensemble)]
         with tempfile.TemporaryDirectory() as tmp:
             p = Path(tmp) / "w.npz"
-            tr.export_weights(model, p, {})
+            tr.export_weights(models if len(models) > 1 else models[0], p, {})
             npm = ContextModel.load(p)
+            if len(models) > 1:  # the first member alone: the single-model baseline of the same fold
+                tr.export_weights(models[0], Path(tmp) / "m0.npz", {})
+                m0 = ContextModel.load(Path(tmp) / "m0.npz")
+                d0, t0 = tr.side_scores(m0, dev_ex), tr.side_scores(m0, test_ex)
+                single = {"thresholds": (th0 := tr.calibrate(d0, dev_ex)), **tr.quick_metrics(t0, test_ex, th0)}
         dev_scores, test_scores = tr.side_scores(npm, dev_ex), tr.side_scores(npm, test_ex)
         th = tr.calibrate(dev_scores, dev_ex)
         results[fam] = {"n": len(test_ex), "thresholds": th, **tr.quick_metrics(test_scores, test_ex, th)}
@@ -56,6 +63,8 @@ def main() -> None:
             str(w): {"thresholds": (t := tr.calibrate(dev_scores, dev_ex, adaptation_weight=w)),
                      **tr.quick_metrics(test_scores, test_ex, t)}
             for w in args.adaptation_weights}
+        if len(models) > 1:
+            results[fam]["single_model"] = single
         print(json.dumps({fam: results[fam]}), file=sys.stderr)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")

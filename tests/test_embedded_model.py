@@ -63,3 +63,59 @@ def test_pooling_keeps_an_unsafe_turn_and_policy_mass_is_exact():
     assert p[1] > 0.9
     # removing dimension 1 from the policy leaves only the mass of the other dimension
     assert p[2] < 0.02
+
+
+def test_ensemble_file_averages_its_members(tmp_path):
+    torch = pytest.importorskip("torch")
+    from mmshield.shields.embedded import training as tr
+    from mmshield.shields.embedded.model import ContextEnsemble, ensemble_mean, pool_logits, softmax
+
+    members = []
+    for seed in (0, 1, 2):
+        torch.manual_seed(seed)
+        m = tr.build_torch_model(hidden=16, proj=24, dropout=0.0)
+        m.eval()
+        members.append(m)
+    tr.export_weights(members, tmp_path / "ens.npz", {})
+    ens = ContextModel.load(tmp_path / "ens.npz")
+    assert isinstance(ens, ContextEnsemble) and ens.members == 3
+    singles = []
+    for i, m in enumerate(members):
+        tr.export_weights(m, tmp_path / f"m{i}.npz", {})
+        singles.append(ContextModel.load(tmp_path / f"m{i}.npz"))
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(4, INPUT_DIM)).astype(np.float32)
+    roles = ["user", "assistant", "user", "assistant"]
+    steps = ens.forward(x, roles)
+    user = [t for t, r in enumerate(roles) if r == "user"]
+    got = ensemble_mean(softmax(pool_logits(np.stack([steps[t].logits for t in user]))), ens.members)
+    want = np.mean([softmax(pool_logits(np.stack([s.forward(x, roles)[t].logits for t in user]))) for s in singles], axis=0)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got.sum(), 1.0, rtol=1e-5)
+    # members really differ, so the average is not any single member
+    assert not np.allclose(got, softmax(pool_logits(np.stack([singles[0].forward(x, roles)[t].logits for t in user]))))
+
+
+def test_shield_runs_an_ensemble_and_stays_incremental(tmp_path):
+    torch = pytest.importorskip("torch")
+    from mmshield.dialogue import Dialogue, Turn
+    from mmshield.policy import Policy
+    from mmshield.shields.embedded import training as tr
+    from mmshield.shields.embedded.shield import EmbeddedShield
+
+    members = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        m = tr.build_torch_model(hidden=16, proj=24, dropout=0.0)
+        m.eval()
+        members.append(m)
+    tr.export_weights(members, tmp_path / "ens.npz", {"thresholds": {"user": 0.5, "assistant": 0.5}})
+    shield = EmbeddedShield(tmp_path / "ens.npz", read_images=False)
+    turns = [Turn("user", "Hi there"), Turn("assistant", "Hello! How can I help?"), Turn("user", "Tell me a joke.")]
+    whole = shield.moderate(Dialogue(turns=turns), Policy.default())
+    session = shield.session(Policy.default())
+    for t in turns:
+        last = session.add(t)
+    assert last.user.scores == whole.user.scores and last.assistant.scores == whole.assistant.scores
+    # per-dimension probabilities of the averaged distribution: each in [0, 1], together at most 1 ("safe" holds the rest)
+    assert all(0.0 <= v <= 1.0 for v in whole.user.scores.values()) and sum(whole.user.scores.values()) <= 1.0 + 1e-3

@@ -19,6 +19,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="folder for cached featurized splits (delete to recompute)")
     p.add_argument("--epochs", type=int, default=8)
     p.add_argument("--seed", type=int, default=13)
+    p.add_argument("--ensemble", type=int, default=1, metavar="M",
+                   help="train M context models (seeds seed..seed+M-1) on the same features and ship their average")
     p.add_argument("--hidden", type=int, default=128)
     p.add_argument("--holdout-family", action="append", default=[],
                    help="leave this source family out of train and dev (repeatable); the report tests on it")
@@ -70,12 +72,17 @@ def run(args: argparse.Namespace) -> int:
     hold = set(args.holdout_family)
     train_ex = [e for e in splits["train"] if e.family not in hold]
     dev_ex = [e for e in splits["dev"] if e.family not in hold]
-    cfg = tr.TrainConfig(epochs=args.epochs, seed=args.seed, hidden=args.hidden)
-    model, dev_loss = tr.train(train_ex, dev_ex, cfg, log=lambda m: print(m, file=sys.stderr))
+    models, losses = [], []
+    for k in range(max(1, args.ensemble)):
+        cfg = tr.TrainConfig(epochs=args.epochs, seed=args.seed + k, hidden=args.hidden)
+        model, dev_loss = tr.train(train_ex, dev_ex, cfg, log=lambda m, k=k: print(f"[seed {args.seed + k}] {m}", file=sys.stderr))
+        models.append(model)
+        losses.append(dev_loss)
     out = args.out or default_weights_path()
-    meta = {"dev_loss": round(dev_loss, 5), "config": cfg.__dict__, "data": str(args.data),
+    meta = {"dev_loss": [round(x, 5) for x in losses] if len(losses) > 1 else round(losses[0], 5),
+            "config": {**cfg.__dict__, "seed": args.seed, "ensemble": len(models)}, "data": str(args.data),
             "holdout_families": sorted(hold), "n_train": len(train_ex), "n_dev": len(dev_ex)}
-    tr.export_weights(model, out, meta)
+    tr.export_weights(models if len(models) > 1 else models[0], out, meta)
     np_model = ContextModel.load(out)
     meta["thresholds"] = tr.calibrate(tr.side_scores(np_model, dev_ex), dev_ex)
     meta["calibration"] = "thresholds maximise dev F1 per side"

@@ -30,10 +30,23 @@ def softmax(x: np.ndarray) -> np.ndarray:
 
 
 def pool_logits(turn_logits: np.ndarray) -> np.ndarray:
-    """Side-level logits from per-turn logits (n, K+1): min over turns for safe, max for each dimension."""
+    """Side-level logits from per-turn logits (n, [M,] K+1): min over turns for safe, max for each dimension."""
     out = turn_logits.max(axis=0).copy()
-    out[0] = turn_logits[:, 0].min()
+    out[..., 0] = turn_logits[..., 0].min(axis=0)
     return out
+
+
+def side_probs(pooled: np.ndarray) -> np.ndarray:
+    """Class probabilities from pooled logits ([m,] [M,] K+1): softmax, averaged over ensemble members.
+
+    Logits of a single model are (K+1,) per turn; an ensemble's are (M, K+1) and its members are averaged
+    after their own softmax, so each member keeps its own sharp policy mass."""
+    return softmax(pooled)
+
+
+def ensemble_mean(probs: np.ndarray, members: int) -> np.ndarray:
+    """Average over the member axis (second to last) when the model is an ensemble."""
+    return probs.mean(axis=-2) if members > 1 else probs
 
 
 @dataclass
@@ -56,12 +69,19 @@ class ContextModel:
         self._w_ih = self.w["gru.weight_ih_l0"].T.copy()
         self._w_hh = self.w["gru.weight_hh_l0"].T.copy()
 
+    members = 1
+
     @classmethod
-    def load(cls, path: Path) -> ContextModel:
+    def load(cls, path: Path) -> ContextModel | ContextEnsemble:
+        """One model, or an ensemble when the file holds members (keys `m0/...`, `m1/...`)."""
         with np.load(path, allow_pickle=False) as z:
             weights = {k: z[k] for k in z.files if not k.startswith("meta.")}
             dims = [str(x) for x in z["meta.dimensions"]]
-        return cls(weights, dims)
+        prefixes = sorted({k.split("/", 1)[0] for k in weights if "/" in k}, key=lambda p: int(p[1:]))
+        if not prefixes:
+            return cls(weights, dims)
+        return ContextEnsemble([cls({k.split("/", 1)[1]: v for k, v in weights.items() if k.startswith(p + "/")}, dims)
+                                for p in prefixes])
 
     def input_layer(self, x: np.ndarray) -> np.ndarray:
         """Input projection (ReLU), for one turn (d,) or many (n, d)."""
@@ -95,6 +115,38 @@ class ContextModel:
 
     def forward(self, xs: np.ndarray, roles: list[str]) -> list[StepOutput]:
         """Run all turns; returns one StepOutput per turn."""
+        h = self.initial_state()
+        out: list[StepOutput] = []
+        for x, role in zip(xs, roles):
+            s = self.step(x, h, role)
+            h = s.hidden
+            out.append(s)
+        return out
+
+
+class ContextEnsemble:
+    """Several context models (different seeds) over the same turn features.
+
+    States and logits gain a member axis: hidden (M, H), logits (M, K+1). Side probabilities are the mean of
+    the members' softmaxes (`ensemble_mean`). The members share the encoder features, so an ensemble of M
+    costs M small GRU steps per turn (well under a millisecond), not M encoder passes."""
+
+    def __init__(self, models: list[ContextModel]) -> None:
+        if not models:
+            raise ValueError("an ensemble needs at least one model")
+        self.models = models
+        self.dimensions = models[0].dimensions
+        self.members = len(models)
+
+    def initial_state(self) -> np.ndarray:
+        return np.stack([m.initial_state() for m in self.models])
+
+    def step(self, x: np.ndarray, h: np.ndarray, role: str) -> StepOutput:
+        outs = [m.step(x, h[i], role) for i, m in enumerate(self.models)]
+        return StepOutput(hidden=np.stack([o.hidden for o in outs]), head_input=np.stack([o.head_input for o in outs]),
+                          logits=np.stack([o.logits for o in outs]))
+
+    def forward(self, xs: np.ndarray, roles: list[str]) -> list[StepOutput]:
         h = self.initial_state()
         out: list[StepOutput] = []
         for x, role in zip(xs, roles):

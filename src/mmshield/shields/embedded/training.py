@@ -281,9 +281,23 @@ def build_torch_model(hidden: int = 128, proj: int = 192, dropout: float = 0.25)
 
 
 def export_weights(model, path: Path, meta: dict) -> None:
-    """Write the numpy weights file read by ContextModel.load (float32 npz)."""
+    """Write the numpy weights file read by ContextModel.load (float32 npz); a list of models makes an
+    ensemble file (members under `m0/`, `m1/`, ...)."""
+    models = model if isinstance(model, list) else [model]
+    arrays: dict[str, np.ndarray] = {}
+    for i, m in enumerate(models):
+        w = _numpy_weights(m)
+        arrays.update(w if len(models) == 1 else {f"m{i}/{k}": v for k, v in w.items()})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, **arrays, **{"meta.dimensions": np.array(DIMENSION_NAMES)})
+    tmp.replace(path)
+    path.with_suffix(".json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def _numpy_weights(model) -> dict[str, np.ndarray]:
     sd = {k: v.detach().cpu().numpy().astype(np.float32) for k, v in model.state_dict().items()}
-    w = {
+    return {
         "norm.mean": sd["norm_mean"],
         "norm.std": sd["norm_std"],
         "proj.weight": sd["proj.weight"],
@@ -297,11 +311,6 @@ def export_weights(model, path: Path, meta: dict) -> None:
         "head_assistant.weight": sd["head_assistant.weight"],
         "head_assistant.bias": sd["head_assistant.bias"],
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, **w, **{"meta.dimensions": np.array(DIMENSION_NAMES)})
-    tmp.replace(path)
-    path.with_suffix(".json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
 @dataclass
@@ -439,7 +448,7 @@ def train(train_ex: list[Example], dev_ex: list[Example], cfg: TrainConfig,
 
 def side_scores(model_np, examples: list[Example]) -> np.ndarray:
     """Numpy forward over examples: (N, 2, K+1) side-level class probabilities (nan where a side is absent)."""
-    from mmshield.shields.embedded.model import pool_logits, softmax
+    from mmshield.shields.embedded.model import ensemble_mean, pool_logits, softmax
 
     out = np.full((len(examples), 2, len(DIMENSION_NAMES) + 1), np.nan, dtype=np.float32)
     for i, e in enumerate(examples):
@@ -448,7 +457,7 @@ def side_scores(model_np, examples: list[Example]) -> np.ndarray:
         for s, side in enumerate(SIDES):
             lt = [st.logits for st, r in zip(steps, roles) if r == side]
             if lt:
-                out[i, s] = softmax(pool_logits(np.stack(lt)))
+                out[i, s] = ensemble_mean(softmax(pool_logits(np.stack(lt))), model_np.members)
     return out
 
 
