@@ -27,6 +27,8 @@ def main() -> None:
     ap.add_argument("--families", default="", help="comma list (default: all with >= 100 records)")
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--out", type=Path, default=Path("reports/generalisation"))
+    ap.add_argument("--smoothing", type=float, nargs="*", default=[0.05, 0.1],
+                    help="also report each fold with thresholds from dev F1 smoothed over +-these windows")
     ap.add_argument("--ensemble", type=int, default=1, help="context models (seeds) per fold, averaged")
     ap.add_argument("--adaptation-weights", type=float, nargs="*", default=[0.0, 0.25, 0.5, 1.0],
                     help="also report each fold under these calibration weights of the policy-adaptation probes")
@@ -63,6 +65,9 @@ def main() -> None:
             str(w): {"thresholds": (t := tr.calibrate(dev_scores, dev_ex, adaptation_weight=w)),
                      **tr.quick_metrics(test_scores, test_ex, t)}
             for w in args.adaptation_weights}
+        results[fam]["by_smoothing"] = {
+            str(w): {"thresholds": (t := tr.calibrate(dev_scores, dev_ex, smooth=w)), **tr.quick_metrics(test_scores, test_ex, t)}
+            for w in args.smoothing}
         if len(models) > 1:
             results[fam]["single_model"] = single
         print(json.dumps({fam: results[fam]}), file=sys.stderr)

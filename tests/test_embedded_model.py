@@ -119,3 +119,33 @@ def test_shield_runs_an_ensemble_and_stays_incremental(tmp_path):
     assert last.user.scores == whole.user.scores and last.assistant.scores == whole.assistant.scores
     # per-dimension probabilities of the averaged distribution: each in [0, 1], together at most 1 ("safe" holds the rest)
     assert all(0.0 <= v <= 1.0 for v in whole.user.scores.values()) and sum(whole.user.scores.values()) <= 1.0 + 1e-3
+
+
+def test_calibration_finds_the_separating_threshold_and_smoothing_centres_it():
+    from types import SimpleNamespace
+
+    from mmshield.shields.embedded import training as tr
+
+    k = 8
+    rng = np.random.default_rng(5)
+    rows, scores = [], []
+    for i in range(400):
+        unsafe = i % 2 == 0
+        mass = rng.uniform(0.55, 0.95) if unsafe else rng.uniform(0.0, 0.25)  # a gap between 0.25 and 0.55
+        target = np.zeros((2, k), dtype=np.float32)
+        mask = np.zeros((2, k), dtype=np.float32)
+        mask[0] = 1.0
+        if unsafe:
+            target[0, 2] = 1.0
+        p = np.full((2, k + 1), np.nan, dtype=np.float32)
+        p[0] = 0.0
+        p[0, 0] = 1.0 - mass
+        p[0, 3] = mass  # all the unsafe mass on one dimension
+        rows.append(SimpleNamespace(target=target, mask=mask))
+        scores.append(p)
+    scores = np.stack(scores)
+    th = tr.calibrate(scores, rows)["user"]
+    assert 0.24 <= th <= 0.55  # any threshold in the gap separates the classes
+    centred = tr.calibrate(scores, rows, smooth=0.1)["user"]
+    assert abs(centred - 0.4) <= 0.06  # the middle of the flat optimum
+    assert tr.quick_metrics(scores, rows, {"user": centred, "assistant": 0.5})["user"]["f1"] == 1.0

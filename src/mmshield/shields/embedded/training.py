@@ -483,14 +483,18 @@ def adaptation_masses(scores: np.ndarray, examples: list[Example]) -> dict[str, 
     return out
 
 
-def calibrate(scores: np.ndarray, examples: list[Example], adaptation_weight: float = 0.0) -> dict[str, float]:
+def calibrate(scores: np.ndarray, examples: list[Example], adaptation_weight: float = 0.0,
+              smooth: float = 0.0) -> dict[str, float]:
     """Per side, the threshold on the in-force unsafe mass that maximises dev F1.
 
     With `adaptation_weight` > 0 the policy-adaptation probes (a gold-Unsafe side with its violated dimension
     switched off) count as extra negatives with that weight: higher thresholds, fewer sides still flagged when
     their only violated dimension is out of the policy, and fewer false positives on look-alikes. Off by
     default: in leave-one-family-out runs it cost far more recall on unseen harmful families than it saved
-    (README, "Measured results")."""
+    (README, "Measured results").
+
+    With `smooth` > 0 the threshold maximises dev F1 averaged over a window of +-smooth around it: the
+    middle of a flat optimum rather than wherever dev noise puts its peak."""
     th: dict[str, float] = {}
     probes = adaptation_masses(scores, examples) if adaptation_weight > 0 else {}
     for s, side in enumerate(SIDES):
@@ -503,16 +507,17 @@ def calibrate(scores: np.ndarray, examples: list[Example], adaptation_weight: fl
             ps.append(unsafe_mass(scores[i, s], m))
         ys_a, ps_a = np.array(ys), np.array(ps)
         extra = probes.get(side, np.array([]))
-        best = (0.5, -1.0)
-        for t in np.linspace(0.05, 0.95, 91):
+        grid = np.linspace(0.05, 0.95, 91)
+        f1s = np.empty(len(grid))
+        for j, t in enumerate(grid):
             pred = ps_a >= t
             tp = float((pred & (ys_a == 1)).sum())
             fp = float((pred & (ys_a == 0)).sum()) + adaptation_weight * float((extra >= t).sum())
             fn = float((~pred & (ys_a == 1)).sum())
-            f1 = 2 * tp / max(2 * tp + fp + fn, 1)
-            if f1 > best[1] + 1e-9:
-                best = (float(t), f1)
-        th[side] = round(best[0], 3)
+            f1s[j] = 2 * tp / max(2 * tp + fp + fn, 1)
+        if smooth > 0:
+            f1s = np.array([f1s[np.abs(grid - t) <= smooth + 1e-9].mean() for t in grid])
+        th[side] = round(float(grid[int(np.argmax(f1s))]), 3)
     return th
 
 
