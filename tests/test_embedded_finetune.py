@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from mmshield.dialogue import from_mmds
-from mmshield.shields.embedded.bundle import Bundle, assemble_vectors, build_bundle
+from mmshield.shields.embedded.bundle import Bundle, assemble_vectors, build_bundle, bundle_examples
 from mmshield.shields.embedded.featurize import EMB_DIM, DialogueEncoder
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -53,6 +53,12 @@ def test_bundle_vectors_equal_the_shield_features(example_build: Path, tmp_path:
         np.testing.assert_allclose(got, expected, atol=2e-3)  # scalars travel as float16
         assert bundle.ids[i] == rec["id"]
     assert set(bundle.splits) == {"train"}
+    # the same vectors as training examples, encoding only the texts they use
+    examples = bundle_examples(bundle, list(range(len(records))), HashEncoder().encode)
+    for rec, ex in zip(records, examples):
+        expected = np.stack([f.vector for f in enc.turns(from_mmds(rec, example_build))])
+        np.testing.assert_allclose(ex.x, expected, atol=2e-3)
+        assert ex.id == rec["id"] and len(ex.roles) == len(expected)
 
 
 def test_finetuned_encoder_exports_and_runs_in_the_shield(example_build: Path, tmp_path: Path) -> None:

@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
 def run_finetune(args: argparse.Namespace) -> int:
     """End-to-end training of encoder + context model, int8 export, dev calibration on the int8 path."""
     from mmshield.shields.embedded import training as tr
-    from mmshield.shields.embedded.bundle import Bundle, build_bundle
+    from mmshield.shields.embedded.bundle import Bundle, build_bundle, bundle_examples
     from mmshield.shields.embedded.encoder_export import base_minilm_dir, export_int8
     from mmshield.shields.embedded.features.text_encoder import TextEncoder, finetuned_assets
     from mmshield.shields.embedded.featurize import DialogueEncoder
@@ -126,10 +126,7 @@ def run_finetune(args: argparse.Namespace) -> int:
             "holdout_families": sorted(args.holdout_family), "n_train": len(train_i), "n_dev": len(dev_i)}
     tr.export_weights(model.to("cpu").float(), args.out, meta)
     # thresholds on dev through the shipped path (int8 encoder, numpy context model)
-    table = tr.TableEncoder(TextEncoder(assets=finetuned_assets(onnx)))
-    dev = tr.featurize(tr.load_records(args.data / "dev.jsonl"), args.data, DialogueEncoder(table, analyzer, read_images=not args.no_images), desc="dev")
-    hold = set(args.holdout_family)
-    dev = [e for e in dev if e.family not in hold]
+    dev = bundle_examples(bundle, dev_i, TextEncoder(assets=finetuned_assets(onnx)).encode)
     meta["thresholds"] = tr.calibrate(tr.side_scores(ContextModel.load(args.out), dev), dev)
     meta["train_seconds"] = round(time.time() - t0, 1)
     args.out.with_suffix(".json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")

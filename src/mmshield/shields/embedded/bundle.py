@@ -18,8 +18,14 @@ from pathlib import Path
 import numpy as np
 
 from mmshield.dialogue import from_mmds
-from mmshield.shields.embedded.featurize import N_SCALARS, DialogueEncoder, turn_inputs
-from mmshield.shields.embedded.training import NotCached, load_records, prefix_safe_turns, side_targets
+from mmshield.shields.embedded.featurize import EMB_DIM, N_SCALARS, DialogueEncoder, turn_inputs
+from mmshield.shields.embedded.training import (
+    Example,
+    NotCached,
+    load_records,
+    prefix_safe_turns,
+    side_targets,
+)
 from mmshield.taxonomy import DIMENSION_NAMES
 
 SPLITS = ("train", "dev", "test")
@@ -136,3 +142,18 @@ def assemble_vectors(bundle: Bundle, emb: np.ndarray, start: int, stop: int) -> 
     joint = table[np.where(s[:, 2] >= 0, s[:, 2], s[:, 0])]
     prev = table[np.where(s[:, 3] >= 0, s[:, 3], last)]
     return np.concatenate([text, ocr, joint, prev, bundle.scalars[start:stop]], axis=1).astype(np.float32)
+
+
+def bundle_examples(bundle: Bundle, idx: list[int], encode) -> list[Example]:
+    """Examples (feature vectors, as the shield computes them) of dialogues `idx`, embedding only their texts
+    with `encode(texts) -> (n, 384)`; no image or record is read again."""
+    off = bundle.offsets
+    used = np.unique(np.concatenate([bundle.slots[off[i] : off[i + 1]].reshape(-1) for i in idx]))
+    used = used[used >= 0]
+    emb = np.zeros((len(bundle.texts), EMB_DIM), dtype=np.float32)
+    if len(used):
+        emb[used] = encode([bundle.texts[t] for t in used])
+    return [Example(id=str(bundle.ids[i]), x=assemble_vectors(bundle, emb, int(off[i]), int(off[i + 1])),
+                    roles=bundle.roles[off[i] : off[i + 1]].astype(np.int64), target=bundle.target[i],
+                    mask=bundle.mask[i], prefix_safe=bundle.prefix[off[i] : off[i + 1]],
+                    family=str(bundle.families[i])) for i in idx]

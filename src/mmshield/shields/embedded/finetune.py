@@ -24,14 +24,14 @@ from pathlib import Path
 import numpy as np
 
 from mmshield.shields.embedded.bundle import Bundle
-from mmshield.shields.embedded.featurize import EMB_DIM, INPUT_DIM
+from mmshield.shields.embedded.featurize import EMB_DIM
 from mmshield.shields.embedded.training import (
     SIDES,
-    _allowed,
-    _partial_nll,
+    TrainConfig,
     _pool,
     build_torch_model,
     calibrate,
+    context_loss,
     quick_metrics,
 )
 
@@ -39,19 +39,15 @@ FROZEN = ("embeddings.word_embeddings.weight",)
 
 
 @dataclass
-class FinetuneConfig:
-    epochs: int = 4
+class FinetuneConfig(TrainConfig):
+    """TrainConfig (its lr and weight_decay apply to the context model) plus the encoder's settings."""
+
+    epochs: int = 2
     batch_size: int = 32
-    encoder_lr: float = 3e-5
-    head_lr: float = 5e-4
-    weight_decay: float = 0.01
+    encoder_lr: float = 1.5e-5
+    encoder_weight_decay: float = 0.01
     warmup: float = 0.06
     max_tokens: int = 256
-    hidden: int = 128
-    proj: int = 192
-    dropout: float = 0.4
-    prefix_weight: float = 0.5
-    seed: int = 13
 
 
 @dataclass
@@ -114,18 +110,16 @@ class Batcher:
                 mask[r, : len(self.tok[t])] = 1
             with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
                 out.append(mean_pool(bert, torch.from_numpy(ids).to(self.device), torch.from_numpy(mask).to(self.device), torch))
-        emb = torch.cat(out)
-        inv = torch.empty_like(torch.from_numpy(order)).to(self.device)
-        inv[torch.from_numpy(order).to(self.device)] = torch.arange(len(order), device=self.device)
-        return emb[inv]
+        return torch.cat(out)[torch.from_numpy(np.argsort(order)).to(self.device)]  # back to `uniq` order
 
     def batch(self, bert, dlg: list[int]):
         torch = self.torch
         uniq, slots = self.texts_of(dlg)
         emb = self.encode(bert, uniq)
         table = torch.cat([emb, torch.zeros(1, EMB_DIM, device=self.device)])  # last row: absent slot
-        pos = {int(t): i for i, t in enumerate(uniq)}
         zero_row = len(uniq)
+        lookup = np.full(len(self.b.texts) + 1, zero_row, dtype=np.int64)  # text index -> table row; -1 -> zeros
+        lookup[uniq] = np.arange(len(uniq))
         n = max(len(s) for s in slots)
         b = len(dlg)
         idx = np.full((b, n, 4), zero_row, dtype=np.int64)
@@ -134,7 +128,7 @@ class Batcher:
         prefix = np.zeros((b, n), dtype=np.float32)
         for r, (i, s) in enumerate(zip(dlg, slots)):
             k = len(s)
-            look = np.vectorize(lambda t: pos.get(int(t), zero_row), otypes=[np.int64])(s)
+            look = lookup[s]
             look[:, 2] = np.where(s[:, 2] >= 0, look[:, 2], look[:, 0])  # no OCR: joint = text
             idx[r, :k] = look
             scal[r, :k] = self.b.scalars[self.off[i] : self.off[i + 1]]
@@ -145,30 +139,6 @@ class Batcher:
         dev = self.device
         return (x, torch.from_numpy(roles).to(dev), torch.from_numpy(prefix).to(dev),
                 torch.from_numpy(self.b.target[dlg]).to(dev), torch.from_numpy(self.b.mask[dlg]).to(dev))
-
-
-def context_loss(model, batch, prefix_weight: float, torch):
-    """The partial-label side loss plus prefix supervision (as in training.train)."""
-    x, roles, prefix, target, mask = batch
-    hi = model(x)
-    valid = roles >= 0
-    allowed = _allowed(target, mask, torch)
-    present = mask.sum(-1) > 0
-    l_side = x.new_zeros(())
-    l_pre = x.new_zeros(())
-    for s, name in enumerate(SIDES):
-        m = (roles == s).unsqueeze(-1)
-        lt = getattr(model, f"head_{name}")(hi)
-        side = _pool(lt, m, torch)
-        pres = present[:, s] & m.squeeze(-1).any(1)
-        if pres.any():
-            l_side = l_side + _partial_nll(side[pres], allowed[pres, s], torch).mean()
-        pm = (prefix > 0) & (roles == s) & valid
-        if pm.any():
-            pre_allowed = torch.cat([torch.ones_like(mask[:, s, :1]), 1.0 - mask[:, s]], -1) > 0
-            pa = pre_allowed.unsqueeze(1).expand(-1, lt.shape[1], -1)
-            l_pre = l_pre + _partial_nll(lt[pm], pa[pm], torch).mean()
-    return l_side + prefix_weight * l_pre
 
 
 def side_probs(model, batch, torch) -> np.ndarray:
@@ -223,9 +193,9 @@ def finetune(bundle: Bundle, encoder_dir: Path, train_idx: list[int], dev_idx: l
         model.norm_std.copy_(allx.std(0) + 1e-2)
 
     enc_params = [p for p in bert.parameters() if p.requires_grad]
-    groups = [{"params": list(model.parameters()), "lr": cfg.head_lr, "weight_decay": 1e-4}]
+    groups = [{"params": list(model.parameters()), "lr": cfg.lr, "weight_decay": cfg.weight_decay}]
     if cfg.encoder_lr > 0:
-        groups.append({"params": enc_params, "lr": cfg.encoder_lr, "weight_decay": cfg.weight_decay})
+        groups.append({"params": enc_params, "lr": cfg.encoder_lr, "weight_decay": cfg.encoder_weight_decay})
     else:
         for p in enc_params:
             p.requires_grad = False
@@ -348,6 +318,7 @@ def evaluate(bert, model, batcher: Batcher, bundle: Bundle, dev_idx: list[int], 
 
 def save_encoder_parts(bert, folder: Path, max_bytes: int = 15 * 2**20) -> list[Path]:
     """Trained encoder tensors (frozen word pieces left out) as float16 safetensors parts under max_bytes each."""
+    import torch
     from safetensors.torch import save_file
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -356,7 +327,7 @@ def save_encoder_parts(bert, folder: Path, max_bytes: int = 15 * 2**20) -> list[
     for k, v in bert.state_dict().items():
         if k in FROZEN or k.endswith("position_ids"):
             continue
-        t = v.detach().to("cpu", dtype=v.dtype if not v.is_floating_point() else __import__("torch").float16).contiguous()
+        t = v.detach().to("cpu", dtype=torch.float16 if v.is_floating_point() else v.dtype).contiguous()
         nbytes = t.numel() * t.element_size()
         if size + nbytes > max_bytes and parts[-1]:
             parts.append({})
@@ -385,6 +356,9 @@ def split_indices(bundle: Bundle, holdout: set[str]) -> tuple[list[int], list[in
         dev = [i for i in range(n) if spl[i] == "dev"]
         test = [i for i in range(n) if spl[i] == "test"]
     return train, dev, test
+
+
+__all__ = ["FinetuneConfig", "finetune", "main", "save_encoder_parts", "split_indices"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -450,5 +424,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
-
-__all__ = ["FinetuneConfig", "finetune", "main", "save_encoder_parts", "split_indices", "INPUT_DIM"]

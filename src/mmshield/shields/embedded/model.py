@@ -115,13 +115,7 @@ class ContextModel:
 
     def forward(self, xs: np.ndarray, roles: list[str]) -> list[StepOutput]:
         """Run all turns; returns one StepOutput per turn."""
-        h = self.initial_state()
-        out: list[StepOutput] = []
-        for x, role in zip(xs, roles):
-            s = self.step(x, h, role)
-            h = s.hidden
-            out.append(s)
-        return out
+        return run_turns(self, xs, roles)
 
 
 class ContextEnsemble:
@@ -147,10 +141,15 @@ class ContextEnsemble:
                           logits=np.stack([o.logits for o in outs]))
 
     def forward(self, xs: np.ndarray, roles: list[str]) -> list[StepOutput]:
-        h = self.initial_state()
-        out: list[StepOutput] = []
-        for x, role in zip(xs, roles):
-            s = self.step(x, h, role)
-            h = s.hidden
-            out.append(s)
-        return out
+        return run_turns(self, xs, roles)
+
+
+def run_turns(model: ContextModel | ContextEnsemble, xs: np.ndarray, roles: list[str]) -> list[StepOutput]:
+    """Step `model` through every turn from its initial state; one StepOutput per turn."""
+    h = model.initial_state()
+    out: list[StepOutput] = []
+    for x, role in zip(xs, roles):
+        s = model.step(x, h, role)
+        h = s.hidden
+        out.append(s)
+    return out

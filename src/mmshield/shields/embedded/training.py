@@ -369,6 +369,31 @@ def _partial_nll(logits, allowed, torch):
     return torch.logsumexp(logits, -1) - torch.logsumexp(torch.where(allowed, logits, neg), -1)
 
 
+def context_loss(model, batch, prefix_weight: float, torch):
+    """The partial-label side loss plus prefix supervision, on a batch (x, roles, prefix, target, mask)."""
+    x, roles, prefix, target, mask = batch
+    hi = model(x)
+    valid = roles >= 0
+    allowed = _allowed(target, mask, torch)
+    present = mask.sum(-1) > 0  # (B, 2)
+    l_side = x.new_zeros(())
+    l_pre = x.new_zeros(())
+    for s, name in enumerate(SIDES):
+        m = (roles == s).unsqueeze(-1)
+        lt = _role_turn_logits(model, hi, name)
+        side = _pool(lt, m, torch)
+        pres = present[:, s] & m.squeeze(-1).any(1)
+        if pres.any():
+            l_side = l_side + _partial_nll(side[pres], allowed[pres, s], torch).mean()
+        # prefix turns: safe under the record's policy (safe or a switched-off dimension)
+        pm = (prefix > 0) & (roles == s) & valid
+        if pm.any():
+            pre_allowed = torch.cat([torch.ones_like(mask[:, s, :1]), 1.0 - mask[:, s]], -1) > 0
+            pa = pre_allowed.unsqueeze(1).expand(-1, lt.shape[1], -1)
+            l_pre = l_pre + _partial_nll(lt[pm], pa[pm], torch).mean()
+    return l_side + prefix_weight * l_pre
+
+
 def train(train_ex: list[Example], dev_ex: list[Example], cfg: TrainConfig,
           log: Callable[[str], None] = print):
     """Train; returns the best model (by dev loss) and its dev loss."""
@@ -384,27 +409,7 @@ def train(train_ex: list[Example], dev_ex: list[Example], cfg: TrainConfig,
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs)
 
     def loss_on(batch):
-        x, roles, prefix, target, mask = batch
-        hi = model(x)
-        valid = roles >= 0
-        allowed = _allowed(target, mask, torch)
-        present = mask.sum(-1) > 0  # (B, 2)
-        l_side = torch.tensor(0.0)
-        l_pre = torch.tensor(0.0)
-        for s, name in enumerate(SIDES):
-            m = (roles == s).unsqueeze(-1)
-            lt = _role_turn_logits(model, hi, name)
-            side = _pool(lt, m, torch)
-            pres = present[:, s] & m.squeeze(-1).any(1)
-            if pres.any():
-                l_side = l_side + _partial_nll(side[pres], allowed[pres, s], torch).mean()
-            # prefix turns: safe under the record's policy (safe or a switched-off dimension)
-            pm = (prefix > 0) & (roles == s) & valid
-            if pm.any():
-                pre_allowed = torch.cat([torch.ones_like(mask[:, s, :1]), 1.0 - mask[:, s]], -1) > 0
-                pa = pre_allowed.unsqueeze(1).expand(-1, lt.shape[1], -1)
-                l_pre = l_pre + _partial_nll(lt[pm], pa[pm], torch).mean()
-        return l_side + cfg.prefix_weight * l_pre
+        return context_loss(model, batch, cfg.prefix_weight, torch)
 
     best = (float("inf"), None)
     order = list(range(len(train_ex)))
