@@ -25,6 +25,9 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=Path("build/mmds-open"))
     ap.add_argument("--features-cache", type=Path, default=Path("build/features"))
     ap.add_argument("--families", default="", help="comma list (default: all with >= 100 records)")
+    ap.add_argument("--test-cache", type=Path, default=None,
+                    help="take each held-out family's test records from this features cache instead (compare two "
+                         "training sets on the same test records)")
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--out", type=Path, default=Path("reports/generalisation"))
     ap.add_argument("--smoothing", type=float, nargs="*", default=[0.05, 0.1],
@@ -36,6 +39,8 @@ def main() -> None:
 
     splits = {s: tr.load_examples(args.features_cache / f"{s}.npz") for s in ("train", "dev", "test")}
     everything = [e for s in splits.values() for e in s]
+    test_pool = everything if args.test_cache is None else [
+        e for s in ("train", "dev", "test") for e in tr.load_examples(args.test_cache / f"{s}.npz")]
     counts: dict[str, int] = {}
     for e in everything:
         counts[e.family] = counts.get(e.family, 0) + 1
@@ -44,7 +49,7 @@ def main() -> None:
     for fam in fams:
         train_ex = [e for e in splits["train"] if e.family != fam]
         dev_ex = [e for e in splits["dev"] if e.family != fam]
-        test_ex = [e for e in everything if e.family == fam]
+        test_ex = [e for e in test_pool if e.family == fam]
         models = [tr.train(train_ex, dev_ex, tr.TrainConfig(epochs=args.epochs, seed=13 + k),
                            log=lambda m, fam=fam, k=k: print(f"[{fam} seed {13 + k}] {m}", file=sys.stderr))[0]
                   for k in range(args.ensemble)]
@@ -59,7 +64,9 @@ def main() -> None:
                 single = {"thresholds": (th0 := tr.calibrate(d0, dev_ex)), **tr.quick_metrics(t0, test_ex, th0)}
         dev_scores, test_scores = tr.side_scores(npm, dev_ex), tr.side_scores(npm, test_ex)
         th = tr.calibrate(dev_scores, dev_ex)
-        results[fam] = {"n": len(test_ex), "thresholds": th, **tr.quick_metrics(test_scores, test_ex, th)}
+        results[fam] = {"n": len(test_ex), "thresholds": th, **tr.quick_metrics(test_scores, test_ex, th),
+                        "auroc": tr.auroc(test_scores, test_ex),
+                        "at_0.5": tr.quick_metrics(test_scores, test_ex, {"user": 0.5, "assistant": 0.5})}
         # the same fold under other calibration rules (weight of the policy-adaptation probes on dev)
         results[fam]["by_adaptation_weight"] = {
             str(w): {"thresholds": (t := tr.calibrate(dev_scores, dev_ex, adaptation_weight=w)),

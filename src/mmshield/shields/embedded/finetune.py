@@ -18,7 +18,7 @@ import random
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +29,7 @@ from mmshield.shields.embedded.training import (
     SIDES,
     TrainConfig,
     _pool,
+    auroc,
     build_torch_model,
     calibrate,
     context_loss,
@@ -90,6 +91,14 @@ class Batcher:
         self.off = bundle.offsets
         self.torch = torch
         self.device = device
+        self.frozen_table = None  # every text's embedding, when the encoder is frozen (`precompute`)
+
+    def precompute(self, bert, chunk: int = 4096) -> None:
+        """Encode every text once (frozen encoder): batches then look embeddings up instead of re-encoding."""
+        with self.torch.no_grad():
+            n = len(self.b.texts)
+            self.frozen_table = self.torch.cat([self.encode(bert, np.arange(s, min(s + chunk, n)))
+                                                for s in range(0, n, chunk)]).float()
 
     def texts_of(self, dlg: list[int]) -> tuple[np.ndarray, list[np.ndarray]]:
         slots = [self.b.slots[self.off[i] : self.off[i + 1]] for i in dlg]
@@ -115,7 +124,8 @@ class Batcher:
     def batch(self, bert, dlg: list[int]):
         torch = self.torch
         uniq, slots = self.texts_of(dlg)
-        emb = self.encode(bert, uniq)
+        emb = self.frozen_table[self.torch.from_numpy(uniq).to(self.device)] if self.frozen_table is not None \
+            else self.encode(bert, uniq)
         table = torch.cat([emb, torch.zeros(1, EMB_DIM, device=self.device)])  # last row: absent slot
         zero_row = len(uniq)
         lookup = np.full(len(self.b.texts) + 1, zero_row, dtype=np.int64)  # text index -> table row; -1 -> zeros
@@ -182,6 +192,9 @@ def finetune(bundle: Bundle, encoder_dir: Path, train_idx: list[int], dev_idx: l
 
     # input normalisation from the pretrained encoder's features on a sample of training dialogues
     bert.eval()
+    if cfg.encoder_lr <= 0:
+        batcher.precompute(bert)
+        log(f"frozen encoder: {len(bundle.texts)} texts encoded once ({time.time() - t0:.0f}s)")
     with torch.no_grad():
         sample = rng.sample(train_idx, min(2000, len(train_idx)))
         xs = []
@@ -273,28 +286,6 @@ def label_rows(bundle: Bundle, idx: list[int]) -> list[LabelRow]:
     return [LabelRow(bundle.target[i], bundle.mask[i]) for i in idx]
 
 
-def auroc(scores: np.ndarray, rows: list[LabelRow]) -> dict[str, float | None]:
-    """Threshold-free ranking quality per side (None when a side has one class only in the test set)."""
-    from mmshield.shields.embedded.training import unsafe_mass
-
-    out: dict[str, float | None] = {}
-    for s, side in enumerate(SIDES):
-        ys, ps = [], []
-        for sc, r in zip(scores, rows):
-            m = r.mask[s] > 0
-            if m.any() and not np.isnan(sc[s]).all():
-                ys.append(float((r.target[s] * m).max()))
-                ps.append(unsafe_mass(sc[s], m))
-        y, p = np.array(ys), np.array(ps)
-        pos, neg = p[y == 1], p[y == 0]
-        if len(pos) == 0 or len(neg) == 0:
-            out[side] = None
-            continue
-        ranks = np.argsort(np.argsort(np.concatenate([pos, neg]))) + 1
-        out[side] = round(float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg))), 4)
-    return out
-
-
 def metrics_from_scores(dev_scores: np.ndarray, test_scores: np.ndarray, bundle: Bundle, dev_idx: list[int],
                         test_idx: list[int]) -> dict:
     """Thresholds calibrated on dev; test metrics at them, at 0.5, and AUROC."""
@@ -358,7 +349,48 @@ def split_indices(bundle: Bundle, holdout: set[str]) -> tuple[list[int], list[in
     return train, dev, test
 
 
-__all__ = ["FinetuneConfig", "finetune", "main", "save_encoder_parts", "split_indices"]
+def run_fold(bundle: Bundle, args, cfg: FinetuneConfig, fold: list[str], name: str, keep: set[str] | None,
+             results: dict, torch) -> None:
+    """Train (and optionally the frozen baseline), evaluate on the fold's test set, export unless --no-export."""
+    t0 = time.time()
+    tr_i, dv_i, te_i = split_indices(bundle, set(fold))
+    if keep is not None:
+        te_i = [i for i in te_i if str(bundle.ids[i]) in keep]
+
+    def log(msg: str) -> None:
+        print(f"[{name}] {msg}", file=sys.stderr, flush=True)
+
+    log(f"train {len(tr_i)} dev {len(dv_i)} test {len(te_i)}")
+    if args.compare_frozen:
+        fcfg = replace(cfg, encoder_lr=0.0, epochs=args.compare_frozen)
+        fb, fm, fdl, fbat = finetune(bundle, args.encoder, tr_i, dv_i, fcfg, lambda m: log("frozen " + m))
+        frozen_scores: dict = {}
+        results[f"{name}/frozen"] = evaluate(fb, fm, fbat, bundle, dv_i, te_i, torch, frozen_scores)
+        log("frozen " + json.dumps(results[f"{name}/frozen"]))
+        del fb, fm, fbat
+    bert, model, dl, batcher = finetune(bundle, args.encoder, tr_i, dv_i, cfg, log)
+    tuned_scores: dict = {}
+    res = evaluate(bert, model, batcher, bundle, dv_i, te_i, torch, tuned_scores)
+    res.update(dev_loss=round(dl, 5), seconds=round(time.time() - t0, 1), config=asdict(cfg))
+    results[name] = res
+    log(json.dumps(res))
+    if args.compare_frozen:
+        results[f"{name}/average"] = metrics_from_scores(
+            (frozen_scores["dev"] + tuned_scores["dev"]) / 2, (frozen_scores["test"] + tuned_scores["test"]) / 2,
+            bundle, dv_i, te_i)
+        log("average " + json.dumps(results[f"{name}/average"]))
+    if not args.no_export:
+        from mmshield.shields.embedded.training import export_weights
+
+        tuned = cfg.encoder_lr > 0
+        meta = {"dev_loss": round(dl, 5), "config": asdict(cfg), "thresholds_torch": res["thresholds"],
+                "n_train": len(tr_i), "n_dev": len(dv_i), **({"encoder": "finetuned"} if tuned else {})}
+        export_weights(model.to("cpu").float(), args.out / "context_model.npz", meta)
+        if tuned:
+            save_encoder_parts(bert, args.out)
+
+
+__all__ = ["FinetuneConfig", "finetune", "main", "run_fold", "save_encoder_parts", "split_indices"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -373,6 +405,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--holdout", action="append", default=[], help="leave-one-family-out: run one fold per value")
     ap.add_argument("--no-export", action="store_true", help="metrics only (leave-one-out folds)")
+    ap.add_argument("--test-ids", type=Path, default=None,
+                    help="JSON list of dialogue ids: score only these test dialogues (compare bundles on the same records)")
+    ap.add_argument("--seeds", type=int, nargs="*", default=None, help="one run per seed (default: --seed)")
     ap.add_argument("--compare-frozen", type=int, default=0, metavar="EPOCHS",
                     help="also train with the encoder frozen for EPOCHS epochs, and score the average of both")
     for f, v in asdict(FinetuneConfig()).items():
@@ -383,42 +418,13 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     folds = [[h] for h in args.holdout] or [[]]
     results = {}
+    keep = set(json.loads(args.test_ids.read_text())) if args.test_ids else None
+    seeds = args.seeds or [cfg.seed]
     for fold in folds:
-        name = fold[0] if fold else "all"
-        t0 = time.time()
-        tr_i, dv_i, te_i = split_indices(bundle, set(fold))
-
-        def log(msg: str, name: str = name) -> None:
-            print(f"[{name}] {msg}", file=sys.stderr, flush=True)
-
-        log(f"train {len(tr_i)} dev {len(dv_i)} test {len(te_i)}")
-        if args.compare_frozen:
-            fcfg = FinetuneConfig(**{**asdict(cfg), "encoder_lr": 0.0, "epochs": args.compare_frozen})
-            fb, fm, fdl, fbat = finetune(bundle, args.encoder, tr_i, dv_i, fcfg, lambda m: log("frozen " + m))
-            frozen_scores: dict = {}
-            results[f"{name}/frozen"] = evaluate(fb, fm, fbat, bundle, dv_i, te_i, torch, frozen_scores)
-            log("frozen " + json.dumps(results[f"{name}/frozen"]))
-            del fb, fm, fbat
-        bert, model, dl, batcher = finetune(bundle, args.encoder, tr_i, dv_i, cfg, log)
-        tuned_scores: dict = {}
-        res = evaluate(bert, model, batcher, bundle, dv_i, te_i, torch, tuned_scores)
-        res.update(dev_loss=round(dl, 5), seconds=round(time.time() - t0, 1), config=asdict(cfg))
-        results[name] = res
-        log(json.dumps(res))
-        if args.compare_frozen:
-            results[f"{name}/average"] = metrics_from_scores(
-                (frozen_scores["dev"] + tuned_scores["dev"]) / 2, (frozen_scores["test"] + tuned_scores["test"]) / 2,
-                bundle, dv_i, te_i)
-            log("average " + json.dumps(results[f"{name}/average"]))
-        if not args.no_export:
-            from mmshield.shields.embedded.training import export_weights
-
-            model_cpu = model.to("cpu").float()
-            export_weights(model_cpu, args.out / "context_model.npz",
-                           {"dev_loss": round(dl, 5), "config": asdict(cfg), "thresholds_torch": res["thresholds"],
-                            "n_train": len(tr_i), "n_dev": len(dv_i), "encoder": "finetuned"})
-            save_encoder_parts(bert, args.out)
-        (args.out / "finetune_results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+        for seed in seeds:
+            name = (fold[0] if fold else "all") + (f"/seed{seed}" if len(seeds) > 1 else "")
+            run_fold(bundle, args, replace(cfg, seed=seed), fold, name, keep, results, torch)
+            (args.out / "finetune_results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     return 0
 
 

@@ -9,9 +9,10 @@ import json
 import random
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -560,4 +561,24 @@ def quick_metrics(scores: np.ndarray, examples: list[Example], thresholds: dict[
     return out
 
 
-__all__ = ["Example", "TrainConfig", "calibrate", "export_weights", "featurize", "train"]
+def auroc(scores: np.ndarray, rows: Sequence[Any]) -> dict[str, float | None]:
+    """Threshold-free ranking quality per side (None when a side has one class only in the test set)."""
+    out: dict[str, float | None] = {}
+    for s, side in enumerate(SIDES):
+        ys, ps = [], []
+        for sc, r in zip(scores, rows):
+            m = r.mask[s] > 0
+            if m.any() and not np.isnan(sc[s]).all():
+                ys.append(float((r.target[s] * m).max()))
+                ps.append(unsafe_mass(sc[s], m))
+        y, p = np.array(ys), np.array(ps)
+        pos, neg = p[y == 1], p[y == 0]
+        if len(pos) == 0 or len(neg) == 0:
+            out[side] = None
+            continue
+        ranks = np.argsort(np.argsort(np.concatenate([pos, neg]))) + 1
+        out[side] = round(float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg))), 4)
+    return out
+
+
+__all__ = ["Example", "TrainConfig", "auroc", "calibrate", "export_weights", "featurize", "train"]
