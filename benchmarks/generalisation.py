@@ -28,6 +28,8 @@ def main() -> None:
     ap.add_argument("--test-cache", type=Path, default=None,
                     help="take each held-out family's test records from this features cache instead (compare two "
                          "training sets on the same test records)")
+    ap.add_argument("--member-cache", type=Path, action="append", default=[],
+                    help="also train a member on this features cache (without the family) and score the average")
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--out", type=Path, default=Path("reports/generalisation"))
     ap.add_argument("--smoothing", type=float, nargs="*", default=[0.05, 0.1],
@@ -53,6 +55,10 @@ def main() -> None:
         models = [tr.train(train_ex, dev_ex, tr.TrainConfig(epochs=args.epochs, seed=13 + k),
                            log=lambda m, fam=fam, k=k: print(f"[{fam} seed {13 + k}] {m}", file=sys.stderr))[0]
                   for k in range(args.ensemble)]
+        for cache in args.member_cache:  # a member trained on another build (its own train and dev, minus the family)
+            other = {s: [e for e in tr.load_examples(cache / f"{s}.npz") if e.family != fam] for s in ("train", "dev")}
+            models.append(tr.train(other["train"], other["dev"], tr.TrainConfig(epochs=args.epochs, seed=13),
+                                   log=lambda m, fam=fam, c=cache.name: print(f"[{fam} member {c}] {m}", file=sys.stderr))[0])
         with tempfile.TemporaryDirectory() as tmp:
             p = Path(tmp) / "w.npz"
             tr.export_weights(models if len(models) > 1 else models[0], p, {})

@@ -152,3 +152,31 @@ def test_frozen_training_looks_embeddings_up_and_cli_runs_seeds_on_chosen_ids(ex
     results = json.loads((out / "finetune_results.json").read_text())
     assert set(results) == {"all/seed13", "all/seed14"}
     assert all(0 < r["user"]["n"] <= 2 for r in results.values())  # scored on the chosen ids only
+
+
+def test_train_command_ships_a_member_from_another_build(tmp_path: Path, capsys) -> None:
+    pytest.importorskip("torch")
+    from mmshield.cli import main as cli_main
+    from mmshield.shields.embedded.model import ContextEnsemble, ContextModel
+    from mmshield.shields.embedded.shield import EmbeddedShield
+
+    lines = [x for x in (EXAMPLES / "mmds_examples.jsonl").read_text().splitlines() if x.strip()]
+    main_build, other = tmp_path / "main", tmp_path / "other"
+    for folder, parts in ((main_build, {"train": lines, "dev": lines, "test": lines}),
+                          (other, {"train": lines[:6], "dev": lines[6:], "test": lines[6:]})):
+        folder.mkdir()
+        (folder / "images").symlink_to(EXAMPLES / "images")
+        for split, rows in parts.items():
+            (folder / f"{split}.jsonl").write_text("\n".join(rows) + "\n")
+    out = tmp_path / "w" / "context_model.npz"
+    rc = cli_main(["train", "--data", str(main_build), "--member-data", str(other), "--out", str(out),
+                   "--features-cache", str(tmp_path / "fc"), "--epochs", "1", "--no-images"])
+    assert rc == 0
+    model = ContextModel.load(out)
+    assert isinstance(model, ContextEnsemble) and model.members == 2
+    meta = json.loads(out.with_suffix(".json").read_text())
+    assert meta["member_data"] == [str(other)]
+    assert meta["n_dev"] == 6  # the dev dialogues the member trained on are left out of calibration
+    assert "left out of calibration" in capsys.readouterr().err
+    v = EmbeddedShield(out, read_images=False).moderate(from_mmds(json.loads(lines[0]), main_build))
+    assert v.user.rating in ("Safe", "Unsafe")

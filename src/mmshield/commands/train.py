@@ -21,6 +21,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--ensemble", type=int, default=1, metavar="M",
                    help="train M context models (seeds seed..seed+M-1) on the same features and ship their average")
+    p.add_argument("--member-data", type=Path, action="append", default=[], metavar="BUILD",
+                   help="also train a member on this other build (its train split, early stopping on its dev) and "
+                        "ship the average with the --data model(s); thresholds come from --data's dev (repeatable)")
+    p.add_argument("--member-features-cache", type=Path, action="append", default=[],
+                   help="features cache of each --member-data build, in the same order (default: "
+                        "<features-cache>-member<i>)")
     p.add_argument("--hidden", type=int, default=128)
     p.add_argument("--holdout-family", action="append", default=[],
                    help="leave this source family out of train and dev (repeatable); the report tests on it")
@@ -40,35 +46,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mmshield.shields.embedded import training as tr
-    from mmshield.shields.embedded.features import TextEncoder
-    from mmshield.shields.embedded.featurize import DialogueEncoder
     from mmshield.shields.embedded.model import ContextModel
 
     t0 = time.time()
     if args.finetune_encoder:
         return run_finetune(args)
-    args.features_cache.mkdir(parents=True, exist_ok=True)
-    table = tr.TableEncoder(TextEncoder(), path=args.features_cache / "text_table.npy")
     analyzer = None
     if args.cached_images_only:
         from mmshield.shields.embedded.features import ImageAnalyzer
 
         analyzer = tr.CacheOnlyAnalyzer(ImageAnalyzer())
-    enc = DialogueEncoder(table, analyzer, read_images=not args.no_images)
-    splits = {}
-    for split in ("train", "dev", "test"):
-        path = args.data / f"{split}.jsonl"
-        if not path.is_file():
-            print(f"missing {path}: run `mmshield data build --out {args.data}` first", file=sys.stderr)
-            return 2
-        cache = args.features_cache / f"{split}{'-noimg' if args.no_images else ''}.npz"
-        if cache.is_file() and cache.stat().st_mtime > path.stat().st_mtime:
-            splits[split] = tr.load_examples(cache)
-        else:
-            splits[split] = tr.featurize(tr.load_records(path), args.data, enc, desc=split)
-            tr.save_examples(cache, splits[split])
-            table.save()
-        print(f"{split}: {len(splits[split])} dialogues", file=sys.stderr)
+    splits = load_splits(args.data, args.features_cache, analyzer, args.no_images)
+    if splits is None:
+        return 2
     hold = set(args.holdout_family)
     train_ex = [e for e in splits["train"] if e.family not in hold]
     dev_ex = [e for e in splits["dev"] if e.family not in hold]
@@ -78,9 +68,27 @@ def run(args: argparse.Namespace) -> int:
         model, dev_loss = tr.train(train_ex, dev_ex, cfg, log=lambda m, k=k: print(f"[seed {args.seed + k}] {m}", file=sys.stderr))
         models.append(model)
         losses.append(dev_loss)
+    member_caches = args.member_features_cache or [
+        args.features_cache.with_name(f"{args.features_cache.name}-member{i}") for i in range(len(args.member_data))]
+    for data, cache in zip(args.member_data, member_caches):
+        other = load_splits(data, cache, analyzer, args.no_images)
+        if other is None:
+            return 2
+        seen = {e.id for e in other["train"]}
+        dropped = sum(e.id in seen for e in dev_ex)
+        if dropped:  # calibration must not see dialogues a member trained on
+            print(f"dev: {dropped} dialogues are in the train split of {data}; left out of calibration", file=sys.stderr)
+            dev_ex = [e for e in dev_ex if e.id not in seen]
+        cfg = tr.TrainConfig(epochs=args.epochs, seed=args.seed, hidden=args.hidden)
+        model, dev_loss = tr.train([e for e in other["train"] if e.family not in hold],
+                                   [e for e in other["dev"] if e.family not in hold], cfg,
+                                   log=lambda m, d=data.name: print(f"[member {d}] {m}", file=sys.stderr))
+        models.append(model)
+        losses.append(dev_loss)
     out = args.out or default_weights_path()
     meta = {"dev_loss": [round(x, 5) for x in losses] if len(losses) > 1 else round(losses[0], 5),
             "config": {**cfg.__dict__, "seed": args.seed, "ensemble": len(models)}, "data": str(args.data),
+            "member_data": [str(d) for d in args.member_data],
             "holdout_families": sorted(hold), "n_train": len(train_ex), "n_dev": len(dev_ex)}
     tr.export_weights(models if len(models) > 1 else models[0], out, meta)
     np_model = ContextModel.load(out)
@@ -90,6 +98,32 @@ def run(args: argparse.Namespace) -> int:
     out.with_suffix(".json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     print(json.dumps({"weights": str(out), "thresholds": meta["thresholds"], "dev_loss": meta["dev_loss"]}))
     return 0
+
+
+def load_splits(data: Path, features_cache: Path, analyzer, no_images: bool):
+    """Featurized train/dev/test of one build, from the features cache when it is newer than the data."""
+    from mmshield.shields.embedded import training as tr
+    from mmshield.shields.embedded.features import TextEncoder
+    from mmshield.shields.embedded.featurize import DialogueEncoder
+
+    features_cache.mkdir(parents=True, exist_ok=True)
+    table = tr.TableEncoder(TextEncoder(), path=features_cache / "text_table.npy")
+    enc = DialogueEncoder(table, analyzer, read_images=not no_images)
+    splits = {}
+    for split in ("train", "dev", "test"):
+        path = data / f"{split}.jsonl"
+        if not path.is_file():
+            print(f"missing {path}: run `mmshield data build --out {data}` first", file=sys.stderr)
+            return None
+        cache = features_cache / f"{split}{'-noimg' if no_images else ''}.npz"
+        if cache.is_file() and cache.stat().st_mtime > path.stat().st_mtime:
+            splits[split] = tr.load_examples(cache)
+        else:
+            splits[split] = tr.featurize(tr.load_records(path), data, enc, desc=split)
+            tr.save_examples(cache, splits[split])
+            table.save()
+        print(f"{data.name} {split}: {len(splits[split])} dialogues", file=sys.stderr)
+    return splits
 
 
 def run_finetune(args: argparse.Namespace) -> int:
