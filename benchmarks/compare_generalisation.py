@@ -55,7 +55,7 @@ def plot(reports: list[dict], names: list[str], path: Path) -> None:
     axes[0].set_ylim(0.5, 1.0)
     axes[0].set_title("user AUROC, held-out family (higher is better)")
     axes[1].set_xticks(np.arange(len(benign)) + width * (len(reports) - 1) / 2, benign)
-    axes[1].set_title("user FPR, held-out look-alikes (lower is better)")
+    axes[1].set_title("user FPR, look-alikes\n(lower is better)")
     axes[0].legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
