@@ -43,6 +43,8 @@ def main() -> None:
     everything = [e for s in splits.values() for e in s]
     test_pool = everything if args.test_cache is None else [
         e for s in ("train", "dev", "test") for e in tr.load_examples(args.test_cache / f"{s}.npz")]
+    member_splits = {cache: {s: tr.load_examples(cache / f"{s}.npz") for s in ("train", "dev")}
+                     for cache in args.member_cache}
     counts: dict[str, int] = {}
     for e in everything:
         counts[e.family] = counts.get(e.family, 0) + 1
@@ -55,8 +57,8 @@ def main() -> None:
         models = [tr.train(train_ex, dev_ex, tr.TrainConfig(epochs=args.epochs, seed=13 + k),
                            log=lambda m, fam=fam, k=k: print(f"[{fam} seed {13 + k}] {m}", file=sys.stderr))[0]
                   for k in range(args.ensemble)]
-        for cache in args.member_cache:  # a member trained on another build (its own train and dev, minus the family)
-            other = {s: [e for e in tr.load_examples(cache / f"{s}.npz") if e.family != fam] for s in ("train", "dev")}
+        for cache, cached in member_splits.items():  # a member trained on another build (its train and dev, minus the family)
+            other = {s: [e for e in ex if e.family != fam] for s, ex in cached.items()}
             models.append(tr.train(other["train"], other["dev"], tr.TrainConfig(epochs=args.epochs, seed=13),
                                    log=lambda m, fam=fam, c=cache.name: print(f"[{fam} member {c}] {m}", file=sys.stderr))[0])
         with tempfile.TemporaryDirectory() as tmp:

@@ -51,11 +51,7 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.time()
     if args.finetune_encoder:
         return run_finetune(args)
-    analyzer = None
-    if args.cached_images_only:
-        from mmshield.shields.embedded.features import ImageAnalyzer
-
-        analyzer = tr.CacheOnlyAnalyzer(ImageAnalyzer())
+    analyzer = cache_only_analyzer() if args.cached_images_only else None
     splits = load_splits(args.data, args.features_cache, analyzer, args.no_images)
     if splits is None:
         return 2
@@ -100,6 +96,14 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cache_only_analyzer():
+    """An image analyzer that only reads the disk cache (uncached dialogues are skipped and counted)."""
+    from mmshield.shields.embedded import training as tr
+    from mmshield.shields.embedded.features import ImageAnalyzer
+
+    return tr.CacheOnlyAnalyzer(ImageAnalyzer())
+
+
 def load_splits(data: Path, features_cache: Path, analyzer, no_images: bool):
     """Featurized train/dev/test of one build, from the features cache when it is newer than the data."""
     from mmshield.shields.embedded import training as tr
@@ -140,11 +144,7 @@ def run_finetune(args: argparse.Namespace) -> int:
     if args.out is None:
         print("--finetune-encoder needs --out (a weights path in a folder of its own)", file=sys.stderr)
         return 2
-    analyzer = None
-    if args.cached_images_only:
-        from mmshield.shields.embedded.features import ImageAnalyzer
-
-        analyzer = tr.CacheOnlyAnalyzer(ImageAnalyzer())
+    analyzer = cache_only_analyzer() if args.cached_images_only else None
     image_reader = DialogueEncoder(None, analyzer, read_images=not args.no_images)
     bundle = Bundle.load(args.bundle) if args.bundle else build_bundle(args.data, image_reader)
     train_i, dev_i, _ = split_indices(bundle, set(args.holdout_family))

@@ -36,12 +36,12 @@ def pool_logits(turn_logits: np.ndarray) -> np.ndarray:
     return out
 
 
-def side_probs(pooled: np.ndarray) -> np.ndarray:
+def pooled_probs(pooled: np.ndarray, members: int) -> np.ndarray:
     """Class probabilities from pooled logits ([m,] [M,] K+1): softmax, averaged over ensemble members.
 
     Logits of a single model are (K+1,) per turn; an ensemble's are (M, K+1) and its members are averaged
     after their own softmax, so each member keeps its own sharp policy mass."""
-    return softmax(pooled)
+    return ensemble_mean(softmax(pooled), members)
 
 
 def ensemble_mean(probs: np.ndarray, members: int) -> np.ndarray:

@@ -22,7 +22,7 @@ from mmshield.policy import Policy
 from mmshield.shields.base import BaseShield
 from mmshield.shields.embedded import custom
 from mmshield.shields.embedded.featurize import EMB_DIM, DialogueEncoder, EncoderState, TurnFeatures
-from mmshield.shields.embedded.model import ContextModel, StepOutput, ensemble_mean, pool_logits, softmax
+from mmshield.shields.embedded.model import ContextModel, StepOutput, pool_logits, pooled_probs
 from mmshield.shields.embedded.rationale import safe_rationale, unsafe_rationale
 from mmshield.taxonomy import load_taxonomy
 from mmshield.verdict import UNSAFE, Evidence, RoleVerdict, Verdict
@@ -139,7 +139,7 @@ class EmbeddedShield(BaseShield):
         running = np.empty_like(logits)
         for j in range(len(idx)):
             running[j] = pool_logits(logits[: j + 1])
-        out: dict[str, np.ndarray] = {"__probs__": ensemble_mean(softmax(running), self.model.members)}
+        out: dict[str, np.ndarray] = {"__probs__": pooled_probs(running, self.model.members)}
         for d in policy.dimensions:
             if d.is_custom:
                 fe = self._facets(d)

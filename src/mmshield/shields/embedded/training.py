@@ -454,7 +454,7 @@ def train(train_ex: list[Example], dev_ex: list[Example], cfg: TrainConfig,
 
 def side_scores(model_np, examples: list[Example]) -> np.ndarray:
     """Numpy forward over examples: (N, 2, K+1) side-level class probabilities (nan where a side is absent)."""
-    from mmshield.shields.embedded.model import ensemble_mean, pool_logits, softmax
+    from mmshield.shields.embedded.model import pool_logits, pooled_probs
 
     out = np.full((len(examples), 2, len(DIMENSION_NAMES) + 1), np.nan, dtype=np.float32)
     for i, e in enumerate(examples):
@@ -463,13 +463,25 @@ def side_scores(model_np, examples: list[Example]) -> np.ndarray:
         for s, side in enumerate(SIDES):
             lt = [st.logits for st, r in zip(steps, roles) if r == side]
             if lt:
-                out[i, s] = ensemble_mean(softmax(pool_logits(np.stack(lt))), model_np.members)
+                out[i, s] = pooled_probs(pool_logits(np.stack(lt)), model_np.members)
     return out
 
 
 def unsafe_mass(probs: np.ndarray, in_force: np.ndarray) -> float:
     """Probability that a side violates a dimension in force: the mass of those dimensions."""
     return float((np.nan_to_num(probs[1:]) * in_force).sum())
+
+
+def side_labels_and_masses(scores: np.ndarray, rows: Sequence[Any], s: int) -> tuple[np.ndarray, np.ndarray]:
+    """For side `s` of every row where it is present and scored: gold label (1 = Unsafe under the row's policy)
+    and the in-force unsafe mass. Rows need `target` and `mask` (Examples or bundle label rows)."""
+    ys, ps = [], []
+    for sc, r in zip(scores, rows):
+        m = r.mask[s] > 0
+        if m.any() and not np.isnan(sc[s]).all():
+            ys.append(float((r.target[s] * m).max()))
+            ps.append(unsafe_mass(sc[s], m))
+    return np.array(ys), np.array(ps)
 
 
 def adaptation_masses(scores: np.ndarray, examples: list[Example]) -> dict[str, np.ndarray]:
@@ -504,14 +516,7 @@ def calibrate(scores: np.ndarray, examples: list[Example], adaptation_weight: fl
     th: dict[str, float] = {}
     probes = adaptation_masses(scores, examples) if adaptation_weight > 0 else {}
     for s, side in enumerate(SIDES):
-        ys, ps = [], []
-        for i, e in enumerate(examples):
-            m = e.mask[s] > 0
-            if not m.any() or np.isnan(scores[i, s]).all():
-                continue
-            ys.append(float((e.target[s] * m).max()))
-            ps.append(unsafe_mass(scores[i, s], m))
-        ys_a, ps_a = np.array(ys), np.array(ps)
+        ys_a, ps_a = side_labels_and_masses(scores, examples, s)
         extra = probes.get(side, np.array([]))
         grid = np.linspace(0.05, 0.95, 91)
         f1s = np.empty(len(grid))
@@ -565,13 +570,7 @@ def auroc(scores: np.ndarray, rows: Sequence[Any]) -> dict[str, float | None]:
     """Threshold-free ranking quality per side (None when a side has one class only in the test set)."""
     out: dict[str, float | None] = {}
     for s, side in enumerate(SIDES):
-        ys, ps = [], []
-        for sc, r in zip(scores, rows):
-            m = r.mask[s] > 0
-            if m.any() and not np.isnan(sc[s]).all():
-                ys.append(float((r.target[s] * m).max()))
-                ps.append(unsafe_mass(sc[s], m))
-        y, p = np.array(ys), np.array(ps)
+        y, p = side_labels_and_masses(scores, rows, s)
         pos, neg = p[y == 1], p[y == 0]
         if len(pos) == 0 or len(neg) == 0:
             out[side] = None
