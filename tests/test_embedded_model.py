@@ -149,3 +149,18 @@ def test_calibration_finds_the_separating_threshold_and_smoothing_centres_it():
     centred = tr.calibrate(scores, rows, smooth=0.1)["user"]
     assert abs(centred - 0.4) <= 0.06  # the middle of the flat optimum
     assert tr.quick_metrics(scores, rows, {"user": centred, "assistant": 0.5})["user"]["f1"] == 1.0
+
+
+def test_features_cache_is_rebuilt_when_the_encoder_changes(tmp_path):
+    """A cache made by another encoder (e.g. truncating long texts) must not be reused: its files go."""
+    from mmshield.shields.embedded.training import claim_features_cache
+
+    folder = tmp_path / "features"
+    assert claim_features_cache(folder, "enc-A") is True  # new folder: build it
+    for name in ("text_table.npy", "text_table.texts.json", "train.npz"):
+        (folder / name).write_bytes(b"x")
+    assert claim_features_cache(folder, "enc-A") is False  # same encoder and layout: reuse
+    assert (folder / "train.npz").is_file()
+    assert claim_features_cache(folder, "enc-B") is True  # another encoder: everything stale is removed
+    assert not any(folder.glob("*.npz")) and not any(folder.glob("text_table*"))
+    assert claim_features_cache(folder, "enc-B") is False

@@ -46,6 +46,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mmshield.shields.embedded import training as tr
+    from mmshield.shields.embedded.features import TextEncoder
     from mmshield.shields.embedded.model import ContextModel
 
     t0 = time.time()
@@ -84,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or default_weights_path()
     meta = {"dev_loss": [round(x, 5) for x in losses] if len(losses) > 1 else round(losses[0], 5),
             "config": {**cfg.__dict__, "seed": args.seed, "ensemble": len(models)}, "data": str(args.data),
-            "member_data": [str(d) for d in args.member_data],
+            "member_data": [str(d) for d in args.member_data], "long_texts": TextEncoder().long_texts,
             "holdout_families": sorted(hold), "n_train": len(train_ex), "n_dev": len(dev_ex)}
     tr.export_weights(models if len(models) > 1 else models[0], out, meta)
     np_model = ContextModel.load(out)
@@ -111,7 +112,9 @@ def load_splits(data: Path, features_cache: Path, analyzer, no_images: bool):
     from mmshield.shields.embedded.featurize import DialogueEncoder
 
     features_cache.mkdir(parents=True, exist_ok=True)
-    table = tr.TableEncoder(TextEncoder(), path=features_cache / "text_table.npy")
+    text_encoder = TextEncoder()
+    fresh = tr.claim_features_cache(features_cache, text_encoder.signature())
+    table = tr.TableEncoder(text_encoder, path=features_cache / "text_table.npy")
     enc = DialogueEncoder(table, analyzer, read_images=not no_images)
     splits = {}
     for split in ("train", "dev", "test"):
@@ -120,7 +123,7 @@ def load_splits(data: Path, features_cache: Path, analyzer, no_images: bool):
             print(f"missing {path}: run `mmshield data build --out {data}` first", file=sys.stderr)
             return None
         cache = features_cache / f"{split}{'-noimg' if no_images else ''}.npz"
-        if cache.is_file() and cache.stat().st_mtime > path.stat().st_mtime:
+        if not fresh and cache.is_file() and cache.stat().st_mtime > path.stat().st_mtime:
             splits[split] = tr.load_examples(cache)
         else:
             splits[split] = tr.featurize(tr.load_records(path), data, enc, desc=split)
@@ -160,7 +163,7 @@ def run_finetune(args: argparse.Namespace) -> int:
             "holdout_families": sorted(args.holdout_family), "n_train": len(train_i), "n_dev": len(dev_i)}
     tr.export_weights(model.to("cpu").float(), args.out, meta)
     # thresholds on dev through the shipped path (int8 encoder, numpy context model)
-    dev = bundle_examples(bundle, dev_i, TextEncoder(assets=finetuned_assets(onnx)).encode)
+    dev = bundle_examples(bundle, dev_i, TextEncoder(assets=finetuned_assets(onnx), long_texts="truncate").encode)
     meta["thresholds"] = tr.calibrate(tr.side_scores(ContextModel.load(args.out), dev), dev)
     meta["train_seconds"] = round(time.time() - t0, 1)
     args.out.with_suffix(".json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")

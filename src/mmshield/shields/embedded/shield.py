@@ -63,7 +63,12 @@ class EmbeddedShield(BaseShield):
         if self.finetuned:  # weights trained with a fine-tuned encoder (finetune.py): its int8 ONNX sits beside them
             from mmshield.shields.embedded.features.text_encoder import TextEncoder, finetuned_assets
 
-            text_encoder = TextEncoder(assets=finetuned_assets(path.parent / self.meta["encoder"]))
+            text_encoder = TextEncoder(assets=finetuned_assets(path.parent / self.meta["encoder"]),
+                                       long_texts=self.meta.get("long_texts", "truncate"))
+        elif text_encoder is None:  # read long texts the way the weights were trained (older weights: truncated)
+            from mmshield.shields.embedded.features import TextEncoder
+
+            text_encoder = TextEncoder(long_texts=self.meta.get("long_texts", "truncate"))
         self.encoder = DialogueEncoder(text_encoder, image_analyzer, read_images=read_images)
         self._semantic = None
         self._def_cache: dict[str, np.ndarray] = {}

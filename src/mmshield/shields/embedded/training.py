@@ -87,6 +87,24 @@ def prefix_safe_turns(rec: dict, roles: list[str]) -> np.ndarray:
     return out
 
 
+def claim_features_cache(folder: Path, encoder_signature: str) -> bool:
+    """Make `folder` a features cache for this encoder and feature layout; True when what it held was made
+    differently (or it is new) and must be rebuilt: its text table and featurized splits are removed."""
+    sig = {"encoder": encoder_signature, "input_dim": INPUT_DIM}
+    marker = folder / "signature.json"
+    try:
+        current = json.loads(marker.read_text("utf-8"))
+    except (OSError, ValueError):
+        current = None
+    if current == sig:
+        return False
+    for stale in [*folder.glob("text_table*"), *folder.glob("*.npz")]:
+        stale.unlink()
+    folder.mkdir(parents=True, exist_ok=True)
+    marker.write_text(json.dumps(sig) + "\n", encoding="utf-8")
+    return True
+
+
 class TableEncoder:
     """A text encoder over a precomputed table (training): missing texts are encoded in batches."""
 

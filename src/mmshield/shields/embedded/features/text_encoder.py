@@ -139,11 +139,17 @@ def finetuned_assets(onnx_int8: Path) -> ModelAssets:
     return ModelAssets(onnx=onnx_int8, tokenizer=find_minilm_assets().tokenizer, quantized=True)
 
 
+LONG_TEXT_MODES = ("windows", "truncate")
+
+
 class TextEncoder:
     """Sentence embeddings (n, 384) float32, L2-normalised; lazy model load, LRU cache by text.
 
-    Texts longer than `max_tokens` word pieces are truncated by `encode`; use `encode_chunks` to cover
-    a long text with overlapping windows instead.
+    A text longer than `max_tokens` word pieces is read in overlapping windows by `encode` (`long_texts=
+    "windows"`, the default): its embedding is the normalised mean of the windows' embeddings (at most
+    `max_windows`: the first ones and the last), so a request at the end of a long jailbreak template is read,
+    not cut off. `long_texts="truncate"` keeps only the first `max_tokens` word pieces. `encode_chunks` returns
+    the windows' embeddings themselves.
     """
 
     def __init__(
@@ -155,14 +161,22 @@ class TextEncoder:
         threads: int | None = None,
         batch_size: int = 32,
         assets: ModelAssets | None = None,
+        long_texts: str = "windows",
+        max_windows: int = 8,
     ) -> None:
         precision = precision or default_precision()
+        if long_texts not in LONG_TEXT_MODES:
+            raise ValueError(f"long_texts must be one of {LONG_TEXT_MODES}, not {long_texts!r}")
+        if max_windows < 2:
+            raise ValueError("max_windows must be at least 2 (the first window and the last)")
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
         if not 8 <= max_tokens <= 512:
             raise ValueError("max_tokens must be within 8..512")
         self.precision = precision
         self.max_tokens = max_tokens
+        self.long_texts = long_texts
+        self.max_windows = max_windows
         self.threads = threads or default_threads()
         # Dynamic int8 quantisation scales activations per run, so a text's embedding would depend on the
         # other texts of its batch: int8 runs one text per call to stay batch-invariant (cache-safe,
@@ -183,6 +197,11 @@ class TextEncoder:
         self.model_path: Path | None = None
 
     dim = EMB_DIM
+
+    def signature(self) -> str:
+        """What decides an embedding besides the text (for caches keyed by text)."""
+        model = self._assets.onnx.name if self._assets is not None else "all-MiniLM-L6-v2"
+        return f"{model}|{self.precision}|{self.max_tokens}|{self.long_texts}:{self.max_windows}"
 
     @property
     def cache(self) -> LRUCache[str, np.ndarray]:
@@ -241,9 +260,11 @@ class TextEncoder:
         if missing:
             self.load()
             uniq = list(missing)
-            encs = self._tokenizer.encode_batch(uniq)  # type: ignore[union-attr]
-            ids = [np.asarray(e.ids, dtype=np.int64) for e in encs]
-            vecs = self._embed_ids(ids)
+            if self.long_texts == "truncate":
+                encs = self._tokenizer.encode_batch(uniq)  # type: ignore[union-attr]
+                vecs = self._embed_ids([np.asarray(e.ids, dtype=np.int64) for e in encs])
+            else:
+                vecs = self._embed_windowed(uniq)
             vecs.flags.writeable = False  # cached rows are shared: keep them immutable
             for text, vec in zip(uniq, vecs, strict=True):
                 self._cache.put(text, vec)
@@ -277,28 +298,44 @@ class TextEncoder:
         word pieces (default max_tokens // 8), so a long turn is not silently truncated.
         """
         tok = self._untruncated()
-        max_tokens = max_tokens or self.max_tokens
+        pieces = tok.encode(text, add_special_tokens=False).ids
+        windows = self._windows(pieces, max_tokens or self.max_tokens, stride)
+        return self.encode([text]) if len(windows) == 1 else self._embed_ids(windows)
+
+    def _windows(self, pieces: list[int], max_tokens: int, stride: int | None = None,
+                 limit: int | None = None) -> list[np.ndarray]:
+        """Token-id rows ([CLS] window [SEP]) covering `pieces`; with `limit`, the first limit-1 and the last."""
         if not 8 <= max_tokens <= 512:
             raise ValueError("max_tokens must be within 8..512")
         body = max_tokens - 2
         stride = max_tokens // 8 if stride is None else stride
         if not 0 <= stride < body:
             raise ValueError("stride must be >= 0 and smaller than max_tokens - 2")
-        pieces = tok.encode(text, add_special_tokens=False).ids
-        if len(pieces) <= body:
-            return self.encode([text])
-        cls_id = tok.token_to_id("[CLS]")
-        sep_id = tok.token_to_id("[SEP]")
-        step = body - stride
-        windows = []
-        start = 0
-        while True:
-            part = pieces[start : start + body]
-            windows.append(np.asarray([cls_id, *part, sep_id], dtype=np.int64))
-            if start + body >= len(pieces):
-                break
-            start += step
-        return self._embed_ids(windows)
+        tok = self._untruncated()
+        cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+        starts = [0]
+        while starts[-1] + body < len(pieces):
+            starts.append(starts[-1] + body - stride)
+        if limit is not None and len(starts) > limit:
+            starts = starts[: limit - 1] + [max(len(pieces) - body, 0)]
+        return [np.asarray([cls_id, *pieces[s : s + body], sep_id], dtype=np.int64) for s in starts]
+
+    def _embed_windowed(self, texts: list[str]) -> np.ndarray:
+        """Embeddings of `texts`, a long text as the normalised mean of its windows' embeddings."""
+        tok = self._untruncated()
+        rows: list[np.ndarray] = []
+        owner: list[int] = []
+        for i, enc in enumerate(tok.encode_batch(texts, add_special_tokens=False)):
+            windows = self._windows(enc.ids, self.max_tokens, limit=self.max_windows)
+            rows.extend(windows)
+            owner.extend([i] * len(windows))
+        row_vecs = self._embed_ids(rows)
+        if len(rows) == len(texts):
+            return row_vecs
+        out = np.zeros((len(texts), EMB_DIM), dtype=np.float32)
+        np.add.at(out, np.asarray(owner), row_vecs)
+        out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+        return out
 
     def _embed_one_by_one(self, ids: list[np.ndarray]) -> np.ndarray:
         """int8 with several cores: one-thread model calls, up to `threads` at a time."""
