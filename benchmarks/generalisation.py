@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 from mmshield.shields.embedded import training as tr
+from mmshield.shields.embedded.family_calibration import out_of_family_thresholds
 from mmshield.shields.embedded.model import ContextModel
 
 
@@ -35,6 +36,9 @@ def main() -> None:
     ap.add_argument("--smoothing", type=float, nargs="*", default=[0.05, 0.1],
                     help="also report each fold with thresholds from dev F1 smoothed over +-these windows")
     ap.add_argument("--ensemble", type=int, default=1, help="context models (seeds) per fold, averaged")
+    ap.add_argument("--out-of-family-groups", type=int, default=0, metavar="K",
+                    help="also report each fold with thresholds from out-of-family scores of its training families "
+                         "(K groups, K extra trainings per fold; `mmshield train --calibration out-of-family`)")
     ap.add_argument("--adaptation-weights", type=float, nargs="*", default=[0.0, 0.25, 0.5, 1.0],
                     help="also report each fold under these calibration weights of the policy-adaptation probes")
     args = ap.parse_args()
@@ -83,6 +87,11 @@ def main() -> None:
         results[fam]["by_smoothing"] = {
             str(w): {"thresholds": (t := tr.calibrate(dev_scores, dev_ex, smooth=w)), **tr.quick_metrics(test_scores, test_ex, t)}
             for w in args.smoothing}
+        if args.out_of_family_groups:
+            th_oof = out_of_family_thresholds(train_ex, dev_ex, tr.TrainConfig(epochs=args.epochs, seed=13),
+                                              args.out_of_family_groups,
+                                              log=lambda m, fam=fam: print(f"[{fam} calibration] {m}", file=sys.stderr))
+            results[fam]["out_of_family"] = {"thresholds": th_oof, **tr.quick_metrics(test_scores, test_ex, th_oof)}
         if len(models) > 1:
             results[fam]["single_model"] = single
         print(json.dumps({fam: results[fam]}), file=sys.stderr)

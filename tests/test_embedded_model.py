@@ -164,3 +164,53 @@ def test_features_cache_is_rebuilt_when_the_encoder_changes(tmp_path):
     assert claim_features_cache(folder, "enc-B") is True  # another encoder: everything stale is removed
     assert not any(folder.glob("*.npz")) and not any(folder.glob("text_table*"))
     assert claim_features_cache(folder, "enc-B") is False
+
+
+def _toy_examples(n_per_family: int = 24) -> list:
+    """Single-turn user dialogues whose first 64 input features say unsafe (dimension 1), in 5 families."""
+    from mmshield.shields.embedded import training as tr
+
+    rng = np.random.default_rng(1)
+    k = 8
+    out = []
+    for f, fam in enumerate(["a", "b", "c", "d", "e"]):
+        for i in range(n_per_family * (f + 1) // 2):
+            unsafe = i % 2 == 0
+            x = rng.normal(0, 0.05, size=(1, INPUT_DIM)).astype(np.float32)
+            x[0, :64] += 1.0 if unsafe else -1.0
+            target = np.zeros((2, k), dtype=np.float32)
+            target[0, 0] = float(unsafe)
+            mask = np.zeros((2, k), dtype=np.float32)
+            mask[0] = 1.0
+            out.append(tr.Example(id=f"{fam}{i}", x=x, roles=np.zeros(1, dtype=np.int64), target=target, mask=mask,
+                                  prefix_safe=np.zeros(1, dtype=np.float32), family=fam))
+    return out
+
+
+def test_family_groups_partition_the_families_evenly():
+    from mmshield.shields.embedded.family_calibration import family_groups
+
+    examples = _toy_examples()
+    groups = family_groups(examples, 2)
+    assert sorted(f for g in groups for f in g) == ["a", "b", "c", "d", "e"]
+    sizes = [sum(e.family in g for e in examples) for g in groups]
+    assert max(sizes) - min(sizes) <= max(sum(e.family == f for e in examples) for f in "abcde")
+    with pytest.raises(ValueError):
+        family_groups(examples, 6)  # more groups than families
+
+
+def test_out_of_family_scores_cover_every_dialogue_once_and_give_thresholds():
+    pytest.importorskip("torch")
+    from mmshield.shields.embedded import training as tr
+    from mmshield.shields.embedded.family_calibration import out_of_family_scores, out_of_family_thresholds
+
+    examples = _toy_examples()
+    train_ex = [e for i, e in enumerate(examples) if i % 4 < 2]  # both labels in both parts
+    dev_ex = [e for i, e in enumerate(examples) if i % 4 >= 2]
+    cfg = tr.TrainConfig(epochs=10, hidden=8, proj=8, seed=0, lr=0.01, dropout=0.0)
+    scores, scored = out_of_family_scores(train_ex, dev_ex, cfg, k=2, log=lambda m: None)
+    assert sorted(e.id for e in scored) == sorted(e.id for e in examples)
+    assert scores.shape == (len(examples), 2, 9) and np.isnan(scores[:, 1]).all()
+    assert tr.auroc(scores, scored)["user"] > 0.9  # the signal carries over to families a model never saw
+    th = out_of_family_thresholds(train_ex, dev_ex, cfg, k=2, log=lambda m: None)
+    assert 0.05 <= th["user"] <= 0.95
