@@ -224,6 +224,27 @@ def load_items(cfg: BuildConfig, log: Callable[[str], None]) -> tuple[list[Item]
     return items, loaded
 
 
+def template_negatives(items: list[Item], seed: int) -> list[Item]:
+    """Benign look-alikes for long jailbreak templates: each benign JBB behaviour and Alpaca instruction put where
+    a harmful goal sits in a template-style jailbreak prompt of JBB (JailbreakChat), about as many as the harmful
+    ones, so that the template alone is not a label and a shield has to read the request at its end. Each keeps
+    the group (and so the split) of its benign request."""
+    harmful = [it for it in items if it.family == "jbb" and it.meta.get("method") == "JailbreakChat"
+               and it.meta.get("goal") and it.meta["goal"] in it.text]
+    templates = sorted({it.text.replace(it.meta["goal"], "{request}") for it in harmful})
+    benign = [it for it in items if it.family == "jbb" and it.label == "safe" and it.kind == "goal"]
+    benign += [it for it in items if it.family == "alpaca" and it.label == "safe"]
+    if not templates:
+        return []
+    out = []
+    for it in benign[: len(harmful)]:  # as many benign as harmful requests in these templates
+        rng = random.Random(f"{seed}|template|{it.group_id}")
+        out.append(Item(text=rng.choice(templates).replace("{request}", it.text), label="safe", source=it.source,
+                        family="jbb", license=it.license, group_id=it.group_id,
+                        meta={"template_request": it.text}))
+    return out
+
+
 def build(cfg: BuildConfig, log: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Build the dataset into cfg.out; returns the manifest."""
     log = log or (lambda m: print(m, file=sys.stderr))
@@ -232,6 +253,7 @@ def build(cfg: BuildConfig, log: Callable[[str], None] | None = None) -> dict[st
         raise FileNotFoundError(f"data root not found: {cfg.data_root} (set --data-root or MMSHIELD_DATA_ROOT)")
     raw, loaded = load_items(cfg, log)
     items = select(raw, cfg)
+    items += template_negatives(items, cfg.seed)
     gm = splits.merge_by_text((it.group_id, it.text) for it in items)
     for it in items:
         it.group_id = gm.find(it.group_id)

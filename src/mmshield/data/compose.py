@@ -449,6 +449,13 @@ def _contrast(it: Item, rng: random.Random, ctx: Ctx, k: str, t: str | None) -> 
 
 
 def compose_safe_prompt(it: Item, rng: random.Random, ctx: Ctx) -> list[Draft]:
+    if "template_request" in it.meta:  # a benign request inside a long jailbreak template: one turn, read whole
+        db = DB()
+        prefix(db, rng, ctx, 3)
+        db.user(it.text)
+        benign_ending(db, rng, it.meta["template_request"], task_phrase(it.meta["template_request"]))
+        return [finish(db, it, "hard_negative", strategy="benign_in_jailbreak_template",
+                       safe_why="a jailbreak-style role-play template around a request that seeks nothing prohibited")]
     q = clean(it.text)
     t = task_phrase(q)
     k = key_phrase(q)
@@ -458,7 +465,7 @@ def compose_safe_prompt(it: Item, rng: random.Random, ctx: Ctx) -> list[Draft]:
     r = rng.random()
     if r < 0.47:
         prefix(db, rng, ctx, 5)
-        db.user(strategies.jailbreak_wrap(rng, q) if rng.random() < 0.1 else q)
+        db.user(strategies.jailbreak_wrap(rng, q) if rng.random() < 0.15 else q)
         if it.response and rng.random() < 0.9:
             db.asst(it.response)
         else:
