@@ -58,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
     if args.finetune_encoder:
         return run_finetune(args)
     analyzer = cache_only_analyzer() if args.cached_images_only else None
-    splits = load_splits(args.data, args.features_cache, analyzer, args.no_images)
+    text_encoder = TextEncoder()
+    splits = load_splits(args.data, args.features_cache, analyzer, args.no_images, text_encoder)
     if splits is None:
         return 2
     hold = set(args.holdout_family)
@@ -73,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     member_caches = args.member_features_cache or [
         args.features_cache.with_name(f"{args.features_cache.name}-member{i}") for i in range(len(args.member_data))]
     for data, cache in zip(args.member_data, member_caches):
-        other = load_splits(data, cache, analyzer, args.no_images)
+        other = load_splits(data, cache, analyzer, args.no_images, text_encoder)
         if other is None:
             return 2
         seen = {e.id for e in other["train"]}
@@ -90,10 +91,9 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or default_weights_path()
     meta = {"dev_loss": [round(x, 5) for x in losses] if len(losses) > 1 else round(losses[0], 5),
             "config": {**cfg.__dict__, "seed": args.seed, "ensemble": len(models)}, "data": str(args.data),
-            "member_data": [str(d) for d in args.member_data], "long_texts": TextEncoder().long_texts,
+            "member_data": [str(d) for d in args.member_data], "long_texts": text_encoder.long_texts,
             "holdout_families": sorted(hold), "n_train": len(train_ex), "n_dev": len(dev_ex)}
     tr.export_weights(models if len(models) > 1 else models[0], out, meta)
-    np_model = ContextModel.load(out)
     if args.calibration == "out-of-family":
         from mmshield.shields.embedded.family_calibration import out_of_family_thresholds
 
@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
         meta["calibration"] = (f"thresholds maximise F1 per side on out-of-family scores ({args.calibration_groups} "
                                "groups of source families, each scored by a model trained without it)")
     else:
-        meta["thresholds"] = tr.calibrate(tr.side_scores(np_model, dev_ex), dev_ex)
+        meta["thresholds"] = tr.calibrate(tr.side_scores(ContextModel.load(out), dev_ex), dev_ex)
         meta["calibration"] = "thresholds maximise dev F1 per side"
     meta["train_seconds"] = round(time.time() - t0, 1)
     out.with_suffix(".json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
@@ -119,14 +119,13 @@ def cache_only_analyzer():
     return tr.CacheOnlyAnalyzer(ImageAnalyzer())
 
 
-def load_splits(data: Path, features_cache: Path, analyzer, no_images: bool):
-    """Featurized train/dev/test of one build, from the features cache when it is newer than the data."""
+def load_splits(data: Path, features_cache: Path, analyzer, no_images: bool, text_encoder):
+    """Featurized train/dev/test of one build, from the features cache when it is newer than the data and was
+    made by the same `text_encoder`."""
     from mmshield.shields.embedded import training as tr
-    from mmshield.shields.embedded.features import TextEncoder
     from mmshield.shields.embedded.featurize import DialogueEncoder
 
     features_cache.mkdir(parents=True, exist_ok=True)
-    text_encoder = TextEncoder()
     fresh = tr.claim_features_cache(features_cache, text_encoder.signature())
     table = tr.TableEncoder(text_encoder, path=features_cache / "text_table.npy")
     enc = DialogueEncoder(table, analyzer, read_images=not no_images)

@@ -9,9 +9,7 @@ thresholds are placed on them (dev F1 rule of `training.calibrate`). Costs K ext
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 
@@ -37,8 +35,6 @@ def family_groups(examples: list[tr.Example], k: int) -> list[list[str]]:
 def out_of_family_scores(train_ex: list[tr.Example], dev_ex: list[tr.Example], cfg: tr.TrainConfig, k: int = 4,
                          log: Callable[[str], None] = print) -> tuple[np.ndarray, list[tr.Example]]:
     """Side scores of every train and dev example from a model trained without its family's group."""
-    from mmshield.shields.embedded.model import ContextModel
-
     scores: list[np.ndarray] = []
     scored: list[tr.Example] = []
     for gi, group in enumerate(family_groups(train_ex + dev_ex, k)):
@@ -46,12 +42,8 @@ def out_of_family_scores(train_ex: list[tr.Example], dev_ex: list[tr.Example], c
         log(f"out-of-family group {gi + 1}/{k}: {', '.join(sorted(held))}")
         model, _ = tr.train([e for e in train_ex if e.family not in held], [e for e in dev_ex if e.family not in held],
                             cfg, log=lambda m, gi=gi: log(f"[group {gi + 1}] {m}"))
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "group.npz"
-            tr.export_weights(model, path, {})
-            np_model = ContextModel.load(path)
         members = [e for e in train_ex + dev_ex if e.family in held]
-        scores.append(tr.side_scores(np_model, members))
+        scores.append(tr.side_scores(tr.numpy_model(model), members))
         scored.extend(members)
     return np.concatenate(scores), scored
 

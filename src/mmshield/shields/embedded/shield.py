@@ -60,15 +60,13 @@ class EmbeddedShield(BaseShield):
         self.meta = json.loads(meta_path.read_text("utf-8")) if meta_path.is_file() else {}
         self.thresholds: dict[str, float] = self.meta.get("thresholds", {"user": 0.5, "assistant": 0.5})
         self.finetuned = bool(self.meta.get("encoder")) and text_encoder is None
-        if self.finetuned:  # weights trained with a fine-tuned encoder (finetune.py): its int8 ONNX sits beside them
+        if text_encoder is None:
             from mmshield.shields.embedded.features.text_encoder import TextEncoder, finetuned_assets
 
-            text_encoder = TextEncoder(assets=finetuned_assets(path.parent / self.meta["encoder"]),
-                                       long_texts=self.meta.get("long_texts", "truncate"))
-        elif text_encoder is None:  # read long texts the way the weights were trained (older weights: truncated)
-            from mmshield.shields.embedded.features import TextEncoder
-
-            text_encoder = TextEncoder(long_texts=self.meta.get("long_texts", "truncate"))
+            # a fine-tuned encoder's int8 ONNX sits beside its weights (finetune.py); long texts are read the way
+            # the weights were trained (weights that do not say: truncated)
+            assets = finetuned_assets(path.parent / self.meta["encoder"]) if self.finetuned else None
+            text_encoder = TextEncoder(assets=assets, long_texts=self.meta.get("long_texts", "truncate"))
         self.encoder = DialogueEncoder(text_encoder, image_analyzer, read_images=read_images)
         self._semantic = None
         self._def_cache: dict[str, np.ndarray] = {}

@@ -314,6 +314,13 @@ def export_weights(model, path: Path, meta: dict) -> None:
     path.with_suffix(".json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
+def numpy_model(model):
+    """The numpy ContextModel of a trained torch model (what export_weights + ContextModel.load give, in memory)."""
+    from mmshield.shields.embedded.model import ContextModel
+
+    return ContextModel(_numpy_weights(model), list(DIMENSION_NAMES))
+
+
 def _numpy_weights(model) -> dict[str, np.ndarray]:
     sd = {k: v.detach().cpu().numpy().astype(np.float32) for k, v in model.state_dict().items()}
     return {
