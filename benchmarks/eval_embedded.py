@@ -65,6 +65,9 @@ def main() -> None:
     if args.weights:
         cmd += ["--weights", args.weights]
     rc = subprocess.run(cmd).returncode
+    if rc == 2:  # refused to resume: earlier predictions came from other weights, data or settings
+        print("earlier predictions do not match this run: judging every record again", file=sys.stderr)
+        rc = subprocess.run([c for c in cmd if c != "--resume"]).returncode
     print(f"moderate exit status {rc}", file=sys.stderr)
     result, problems = evaluate_files(gold, pred)
     res = result.to_dict()

@@ -159,8 +159,11 @@ def test_partial_file_is_flushed_while_running(tmp_path: Path, run_cli, keyword_
     out = tmp_path / "o.jsonl"
 
     class Crash(keyword_backend):  # type: ignore[misc, valid-type]
+        crashed = False
+
         def moderate(self, dialogue, policy=None):
-            if dialogue.id == "r007":
+            if dialogue.id == "r007" and not Crash.crashed:
+                Crash.crashed = True
                 raise KeyboardInterrupt
             return super().moderate(dialogue, policy)
 
@@ -169,7 +172,7 @@ def test_partial_file_is_flushed_while_running(tmp_path: Path, run_cli, keyword_
     assert rc == 130 and not out.exists()
     part = _lines(tmp_path / "o.jsonl.partial")
     assert [r["id"] for r in part] == [f"r{i:03d}" for i in range(6)]
-    rc, _, _ = run_cli("moderate", str(src), "-o", str(out), "--backend", "keyword", "--resume")
+    rc, _, _ = run_cli("moderate", str(src), "-o", str(out), "--backend", "crashy", "--resume")
     assert rc == 0 and keyword_backend.instances[-1].calls == [f"r{i:03d}" for i in range(6, 10)]
 
 
@@ -206,3 +209,20 @@ def test_image_error_turn_counts_the_system_message(tmp_path: Path, run_cli, key
     assert rc == 1 and (row["error"]["turn"], row["error"]["field"]) == (3, "image[0]")
     rc, vout, _ = run_cli("validate", str(p))
     assert rc == 2 and "turn 3, field 'image[0]'" in vout
+
+
+def test_resume_refuses_records_judged_with_other_settings(tmp_path: Path, run_cli, keyword_backend) -> None:
+    src = _many(tmp_path, 8)
+    out = tmp_path / "o.jsonl"
+    rc, _, _ = run_cli("moderate", str(src), "-o", str(out), "--backend", "keyword")
+    assert rc == 0 and (tmp_path / "o.jsonl.run.json").is_file()
+    before = out.read_text("utf-8")
+    rc, _, err = run_cli("moderate", str(src), "-o", str(out), "--backend", "keyword", "--resume", "--preset", "strict")
+    assert rc == 2 and "other settings (preset)" in err and out.read_text("utf-8") == before
+    src.write_text(src.read_text("utf-8").replace("r007", "r999"), "utf-8")
+    rc, _, err = run_cli("moderate", str(src), "-o", str(out), "--backend", "keyword", "--resume")
+    assert rc == 2 and "input_sha256" in err
+    rc, _, err = run_cli("moderate", str(src), "-o", str(out), "--backend", "keyword")  # without --resume: a fresh run
+    assert rc == 0 and '"r999"' in out.read_text("utf-8")
+    rc, _, err = run_cli("moderate", str(src), "-o", str(out), "--backend", "keyword", "--resume")
+    assert rc == 0 and "resuming: 8 record(s)" in err

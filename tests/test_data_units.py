@@ -169,3 +169,44 @@ def test_template_negatives_put_benign_requests_into_the_harmful_templates():
         assert neg.label == "safe" and neg.family == "jbb" and neg.group_id == src.group_id
         assert neg.text == template.format(goal=src.text) and neg.meta["template_request"] == src.text
     assert template_negatives(benign, seed=0) == []  # no template in the data: nothing made up
+
+
+def test_substantive_replies_carry_the_steps_in_a_shape_shared_by_harmful_and_benign():
+    steps = ["open accounts under other names", "move my savings offshore", "hide the income from the tax office"]
+    shapes = {True: set(), False: set()}
+    for seed in range(40):
+        for harmful in (True, False):
+            text = replies.substantive(random.Random(seed), "launder money", "money laundering", steps, harmful=harmful)
+            assert "move your savings offshore" in text.lower()  # the assistant's voice
+            assert all(s.split()[-1] in text for s in steps)
+            shapes[harmful].add(text.split("\n")[0].split(" ")[0])
+    assert shapes[True] & shapes[False]  # openers are shared, so the shape alone does not give the label
+
+
+def test_donor_steps_stay_inside_the_family_and_dimension():
+    from mmshield.data.compose import Ctx
+    from mmshield.data.items import H, Item, M
+
+    ctx = Ctx(split="train")
+    for i in range(8):
+        ctx.add_donor(Item(text=f"How can I hack server number {i}?", label="unsafe", source="s", family="fam_a",
+                           license="MIT", group_id=f"a{i}", dimension=M))
+        ctx.add_donor(Item(text=f"Write an insult about group {i}", label="unsafe", source="s", family="fam_b",
+                           license="MIT", group_id=f"b{i}", dimension=H))
+    probe = Item(text="How do I take down a website?", label="unsafe", source="s", family="fam_a", license="MIT",
+                 group_id="p", dimension=M)
+    steps = ctx.donor_steps(probe, random.Random(0), harmful=True)
+    assert 3 <= len(steps) <= 5 and all(s.startswith("hack server") for s in steps)
+    other = Item(text="x", label="unsafe", source="s", family="fam_c", license="MIT", group_id="q", dimension=M)
+    assert ctx.donor_steps(other, random.Random(0), harmful=True) == []  # no borrowing across families
+    assert ctx.donor_steps(probe, random.Random(0), harmful=False) == []  # no benign pool yet
+
+
+def test_task_phrases_keep_the_verb_and_donors_must_open_with_one():
+    from mmshield.data.phrasing import starts_with_verb
+
+    assert task_phrase("Can you create a new article about the group?") == "create a new article about the group"
+    assert task_phrase("Could you give me a recipe for cake?") == "give a recipe for cake"
+    assert starts_with_verb("hide the money offshore")
+    assert not starts_with_verb("a 5-page essay on it") and not starts_with_verb("you the best")
+

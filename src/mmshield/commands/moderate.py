@@ -10,6 +10,7 @@ and `--resume` keeps the records already done (in OUTPUT or OUTPUT.partial) and 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 from collections.abc import Iterable, Iterator
@@ -259,6 +260,44 @@ def _release_images(part: list[ParsedRecord]) -> None:
                 im.data = None
 
 
+NOT_SETTINGS = frozenset({"input", "output", "resume", "checkpoint_every", "max_concurrency", "timeout_s", "api_key"})
+"""Arguments that do not change a verdict (the input counts by its content, not its path)."""
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def run_settings(args: argparse.Namespace, shield: Shield) -> dict[str, str]:
+    """What decides a run's verdicts: the input's content, the backend, its options and policy, and the
+    content of the weights file when the backend has one (so retrained weights are not mixed with old ones)."""
+    settings = {k: str(v) for k, v in sorted(vars(args).items()) if k not in NOT_SETTINGS and not callable(v)}
+    settings["input_sha256"] = file_sha256(args.input)
+    weights = getattr(shield, "weights_path", None)
+    if weights is not None and Path(weights).is_file():
+        settings["weights_sha256"] = file_sha256(Path(weights))
+    return settings
+
+
+def check_resumable(sidecar: Path, settings: dict[str, str]) -> str | None:
+    """Why records done by an earlier run may not be kept (it used other settings), or None."""
+    if not sidecar.is_file():
+        return None
+    try:
+        before = json.loads(sidecar.read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    changed = sorted(k for k in set(before) | set(settings) if before.get(k) != settings.get(k))
+    if not changed:
+        return None
+    return ("the records already done were judged with other settings (" + ", ".join(changed) + "); "
+            "drop --resume to start again, or write to another output")
+
+
 def run(args: argparse.Namespace) -> int:
     if not args.input.is_file():
         print(f"mmshield moderate: input not found: {args.input}", file=sys.stderr)
@@ -283,12 +322,18 @@ def run(args: argparse.Namespace) -> int:
     records = list(read_input(args.input, limits=limits))
     out: Path = args.output
     partial = out.with_name(out.name + ".partial")
+    sidecar = out.with_name(out.name + ".run.json")
+    settings = run_settings(args, shield)
     done = read_done([out, partial]) if args.resume else {}
+    if done and (why := check_resumable(sidecar, settings)):
+        print(f"mmshield moderate: cannot resume {out}: {why}", file=sys.stderr)
+        return 2
     if done:
         print(f"resuming: {len(done)} record(s) already done", file=sys.stderr)
     elif not args.resume and partial.is_file():
         print(f"note: {partial} from an earlier run is replaced (use --resume to keep its records)", file=sys.stderr)
     out.parent.mkdir(parents=True, exist_ok=True)
+    write_jsonl_atomic(sidecar, [settings])
     progress = _progress(len(records), len(records) > PROGRESS_MIN_RECORDS)
     failed = 0
     result: list[dict[str, Any]] = []

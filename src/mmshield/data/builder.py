@@ -268,6 +268,7 @@ def build(cfg: BuildConfig, log: Callable[[str], None] | None = None) -> dict[st
             c.chats.append(it)
         elif it.label == "unsafe" and it.kind in ("prompt", "goal") and it.lang == "en":
             c.unsafe.append(it)
+        c.add_donor(it)
     n_typo = cfg.typography if cfg.typography is not None else (
         TYPOGRAPHY_DIALOGUES if cfg.limit_per_source is None else max(2, cfg.limit_per_source // 2))
     synth = [Item(text="", label="safe", source="mmshield/typography", family="synthetic_typography",

@@ -120,7 +120,9 @@ def render(records: list[Record], manifest: dict[str, Any], examples: list[Recor
         "- **benign_chat**: Topical-Chat windows of 1-10 rounds, MT-Bench, clearly benign hh-rlhf dialogues, ConvBench "
         "3-turn visual chats, Alpaca prompts, SMS ham.",
         "- **Assistant side** by compliance: refusals (varied, partial with safe alternatives, curly apostrophes), "
-        "safety education = Safe; compliant step-by-step or artefact replies to harmful requests = Unsafe; JailbreakBench "
+        "safety education = Safe; compliant step-by-step or artefact replies to harmful requests = Unsafe (about half of "
+        "them content-bearing: long, formatted, sometimes disclaimed answers whose steps are other harmful requests of the "
+        "same source family and dimension, with helpful answers to benign requests built the same way from benign ones); JailbreakBench "
         "responses labelled by `jailbroken`; DiaSafety responses labelled by the source (benign context + unsafe reply exists).",
         "- **Augmentations** (SPEC section 4): policy_subset, safe_rewrite, drop_side, remove_dimension; "
         "`usage_policy` always lists the dimensions in force.",
@@ -130,8 +132,8 @@ def render(records: list[Record], manifest: dict[str, Any], examples: list[Recor
         "## Known limitations", "",
         "- Labels and rationales are generated from construction, not human-verified; source categories are mapped by "
         "keyword rules, which mislabel some subdimensions (subdimension is empty when no rule fired).",
-        "- Generated compliant replies restate the harmful request in a step structure without real operational detail; "
-        "real compliant replies come only from JailbreakBench artifacts and DiaSafety.",
+        "- Generated compliant replies carry no real operational detail: they restate the harmful request, or list other "
+        "harmful requests of the same family as steps; real compliant replies come only from JailbreakBench artifacts and DiaSafety.",
         "- VLGuard, VLSBench and SIUO photos are not available: their text is used, and situations are rendered as text "
         "cards. Real photos come only from ConvBench (benign VisIT-Bench images), so unsafe *photographic* content "
         "(weapons, nudity, gore) is absent; image risk is typographic.",

@@ -17,11 +17,13 @@ from typing import Any
 from mmshield.data import replies, strategies
 from mmshield.data.items import D, Draft, DraftTurn, H, Item, S, V
 from mmshield.data.lexicon import key_phrase, topic_for
-from mmshield.data.phrasing import clean, task_phrase
+from mmshield.data.phrasing import clean, starts_with_verb, task_phrase
 from mmshield.taxonomy import NONE_APPLYING
 
 VERB = "VERB:"
 """Prefix of a `what` that is already a verb phrase ("voices ...") rather than an object of "seeks"."""
+SUBSTANTIVE_SHARE = 0.5
+"""Share of compliant and helpful answers written as content-bearing replies when donor steps exist."""
 HARD_NEG_FAMILIES = {"phtest", "coconot", "jbb", "wizard_guardreasoner", "beavertails", "vlguard_text"}
 
 
@@ -35,6 +37,34 @@ class Ctx:
     unsafe: list[Item] = field(default_factory=list)
     typo: Any = None
     """The typography module (render_text_card, render_numbered_list, ...)."""
+    donors: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    """Step phrases lent to content-bearing replies, keyed (family, dimension); dimension "" holds a family's
+    benign ones and ("*", "") the shared benign pool. Filled by `add_donor`."""
+
+    def add_donor(self, it: Item) -> None:
+        """Lend an English request's task phrase to replies in its own family (held-out families stay clean)."""
+        if it.lang != "en" or it.kind not in ("prompt", "goal") or it.label not in ("safe", "unsafe"):
+            return
+        if it.meta.get("harmfulness") == "controversial":
+            return  # debatable requests make poor material for a plainly benign answer
+        t = task_phrase(it.text)
+        if not t or not 3 <= len(t.split()) <= 22 or not starts_with_verb(t) or any(c in t for c in "()[]{}<>|?"):
+            return
+        dim = it.dimension if it.label == "unsafe" else ""
+        if it.label == "unsafe" and not dim:
+            return
+        self.donors.setdefault((it.family, dim), []).append(t)
+        if it.label == "safe" and it.family == "alpaca":
+            self.donors.setdefault(("*", ""), []).append(t)
+
+    def donor_steps(self, it: Item, rng: random.Random, *, harmful: bool, dim: str = "") -> list[str]:
+        """3-5 step phrases from other requests of the item's family (same dimension when harmful), or []."""
+        pool = self.donors.get((it.family, (dim or it.dimension) if harmful else ""), [])
+        if not harmful and len(pool) < 20:
+            pool = self.donors.get(("*", ""), [])
+        if len(pool) < 5:
+            return []
+        return rng.sample(pool, rng.randint(3, 5))
 
 
 class DB:
@@ -200,12 +230,19 @@ def prefix(db: DB, rng: random.Random, ctx: Ctx, max_rounds: int) -> None:
 
 
 def unsafe_ending(db: DB, rng: random.Random, t: str | None, k: str, dim: str, *, p_none: float = 0.22,
-                  p_comply: float = 0.28) -> str:
-    """Optionally append the assistant's answer to an unsafe request; returns what was handed over."""
+                  p_comply: float = 0.28, steps: list[str] | None = None) -> str:
+    """Optionally append the assistant's answer to an unsafe request; returns what was handed over.
+
+    `steps` (other harmful requests of the same family and dimension, as task phrases) make about half
+    of the compliant answers content-bearing, in the long, formatted, often disclaimed style of real models.
+    """
     r = rng.random()
     if r < p_none:
         return ""
     if r < p_none + p_comply:
+        if steps and rng.random() < SUBSTANTIVE_SHARE:
+            db.asst(replies.substantive(rng, t, k, steps, harmful=True), unsafe=True)
+            return f"detailed, practical help with {clean(t)[:120] if t else k}"
         if t and replies.is_content_task(t):
             db.asst(replies.compliant_content(rng, t, k, dim), unsafe=True)
             return f"the requested harmful content ({clean(t)[:120]})"
@@ -233,13 +270,18 @@ def unsafe_ending(db: DB, rng: random.Random, t: str | None, k: str, dim: str, *
     return ""
 
 
-def benign_ending(db: DB, rng: random.Random, q: str, t: str | None, *, p_none: float = 0.22) -> None:
+def benign_ending(db: DB, rng: random.Random, q: str, t: str | None, *, p_none: float = 0.22,
+                  steps: list[str] | None = None) -> None:
+    """Optionally append a Safe answer to a benign request (content-bearing when `steps` are given)."""
     r = rng.random()
     if r < p_none:
         return
     if r < p_none + 0.04:
         db.asst(replies.refusal(rng, None, V, partial=0.0))  # over-refusal: still a Safe reply
         db.over_refusal = True
+        return
+    if steps and rng.random() < SUBSTANTIVE_SHARE:
+        db.asst(replies.substantive(rng, t, key_phrase(q) or "this", steps, harmful=False))
         return
     db.asst(replies.helpful(rng, q, t))
 
@@ -346,7 +388,7 @@ def compose_unsafe_prompt(it: Item, rng: random.Random, ctx: Ctx) -> list[Draft]
         if kind == "plain" and rng.random() < 0.12:
             text, kind = strategies.jailbreak_wrap(rng, q), "jailbreak_wrapper"
         db.user(text, risky=True)
-        what = unsafe_ending(db, rng, t, k, dim)
+        what = unsafe_ending(db, rng, t, k, dim, steps=ctx.donor_steps(it, rng, harmful=True))
         out.append(finish(db, it, "single_turn", dim=dim, sub=sub, intent=q, what=_what(q, t), a_what=what,
                           strategy=kind))
     elif r < 0.55:
@@ -357,7 +399,7 @@ def compose_unsafe_prompt(it: Item, rng: random.Random, ctx: Ctx) -> list[Draft]
     else:
         prefix(db, rng, ctx, 4)
         mode = image_turn(db, rng, ctx, q, t, k if key_phrase(q) else None, risky=True)
-        what = unsafe_ending(db, rng, t, k, dim)
+        what = unsafe_ending(db, rng, t, k, dim, steps=ctx.donor_steps(it, rng, harmful=True))
         out.append(finish(db, it, "cross_modal", dim=dim, sub=sub, intent=q, what=_what(q, t), a_what=what,
                           key=k if mode in ("key", "overlay", "split") else None, strategy=mode))
     if rng.random() < (0.45 if from_text else 0.25):
@@ -403,7 +445,7 @@ def _strategy_dialogue(it: Item, rng: random.Random, ctx: Ctx, q: str, t: str | 
         if not last:
             db.asst(_mid_reply(rng, name, text, k, dim, i, db.used))
     stated = bool(t and t in turns[-1]) or q in turns[-1]
-    what = unsafe_ending(db, rng, t if stated else None, k, dim)
+    what = unsafe_ending(db, rng, t if stated else None, k, dim, steps=ctx.donor_steps(it, rng, harmful=True))
     pattern = "accumulation" if name == "query_decomposition" else "concealed_intent"
     u_what = _what(q, t) if stated else f"detailed, actionable help with {k}"
     return finish(db, it, pattern, dim=dim, sub=it.subdimension, intent=q, what=u_what, a_what=what,
@@ -453,7 +495,8 @@ def compose_safe_prompt(it: Item, rng: random.Random, ctx: Ctx) -> list[Draft]:
         db = DB()
         prefix(db, rng, ctx, 3)
         db.user(it.text)
-        benign_ending(db, rng, it.meta["template_request"], task_phrase(it.meta["template_request"]))
+        benign_ending(db, rng, it.meta["template_request"], task_phrase(it.meta["template_request"]),
+                      steps=ctx.donor_steps(it, rng, harmful=False))
         return [finish(db, it, "hard_negative", strategy="benign_in_jailbreak_template",
                        safe_why="a jailbreak-style role-play template around a request that seeks nothing prohibited")]
     q = clean(it.text)
@@ -469,7 +512,7 @@ def compose_safe_prompt(it: Item, rng: random.Random, ctx: Ctx) -> list[Draft]:
         if it.response and rng.random() < 0.9:
             db.asst(it.response)
         else:
-            benign_ending(db, rng, q, t)
+            benign_ending(db, rng, q, t, steps=ctx.donor_steps(it, rng, harmful=False))
         return [finish(db, it, pattern, safe_why=why, strategy="single")]
     if r < 0.64:
         prefix(db, rng, ctx, 4)
@@ -478,12 +521,12 @@ def compose_safe_prompt(it: Item, rng: random.Random, ctx: Ctx) -> list[Draft]:
             db.user(text)
             if i < len(turns) - 1:
                 db.asst(replies.helpful(rng, text) if s != "role_play" or i else replies._a(rng, "Sure, I'm ready. Go ahead."))
-        benign_ending(db, rng, q, t)
+        benign_ending(db, rng, q, t, steps=ctx.donor_steps(it, rng, harmful=False))
         return [finish(db, it, "hard_negative", safe_why=why or "benign requests wrapped in a role-play or multi-step framing",
                        strategy="benign_" + s)]
     prefix(db, rng, ctx, 4)
     mode = image_turn(db, rng, ctx, q, t, k, risky=False)
-    benign_ending(db, rng, q, t)
+    benign_ending(db, rng, q, t, steps=ctx.donor_steps(it, rng, harmful=False))
     return [finish(db, it, "hard_negative", safe_why="a benign request carried partly by an image; the image text is harmless",
                    strategy="benign_" + mode)]
 
@@ -546,7 +589,8 @@ def compose_native_unsafe(it: Item, rng: random.Random, ctx: Ctx) -> list[Draft]
     k = key_phrase(" ".join(t for _, t in turns)) or (it.meta.get("category", "").split(",")[0].replace("_", " ") or "this")
     what = ""
     if it.lang == "en":
-        what = unsafe_ending(db, rng, None, k, it.dimension, p_none=0.45, p_comply=0.12)
+        what = unsafe_ending(db, rng, None, k, it.dimension, p_none=0.45, p_comply=0.12,
+                                steps=ctx.donor_steps(it, rng, harmful=True))
     return [finish(db, it, "concealed_intent", dim=it.dimension, sub=it.subdimension, intent=clean(it.text),
                    what="harmful help that only becomes clear from the earlier turns (coreference to them)", a_what=what,
                    strategy="coreference" if it.lang == "en" else str(it.meta.get("method", "")))]
@@ -652,7 +696,7 @@ def compose_visual_chat(it: Item, rng: random.Random, ctx: Ctx) -> list[Draft]:
         else:
             db.user(rng.choice(["Unrelated, but ", "Different topic: ", "Also, ", ""]) + q, risky=True)
             mode = "text"
-        what = unsafe_ending(db, rng, t, k, u.dimension)
+        what = unsafe_ending(db, rng, t, k, u.dimension, steps=ctx.donor_steps(u, rng, harmful=True))
         d = finish(db, u, "cross_modal", dim=u.dimension, sub=u.subdimension, intent=q, what=_what(q, t), a_what=what,
                    key=k if mode == "overlay" else None, strategy="convbench_" + mode)
         d.sources = [it.source] + [s for s in d.sources if s != it.source]
@@ -676,7 +720,8 @@ def compose_vls(it: Item, rng: random.Random, ctx: Ctx) -> list[Draft]:
         db.user(rng.choice(["Here's my photo: {d}. {q}", "[Photo: {d}] {q}", "I'm looking at this: {d}. {q}"]).format(
             d=desc.rstrip("."), q=q), risky=True)
         mode = "description_text"
-    what = unsafe_ending(db, rng, task_phrase(q), topic_for(desc + " " + q, it.dimension, it.subdimension)[0], it.dimension)
+    what = unsafe_ending(db, rng, task_phrase(q), topic_for(desc + " " + q, it.dimension, it.subdimension)[0], it.dimension,
+                         steps=ctx.donor_steps(it, rng, harmful=True))
     return [finish(db, it, "cross_modal", dim=it.dimension, sub=it.subdimension, intent=f"{q} [image: {desc}]",
                    what=f"help that is harmful given the pictured situation ({it.meta.get('safety_reason', '')[:160]})",
                    a_what=what, strategy=mode)]

@@ -9,7 +9,7 @@ from mmshield.data.lexicon import key_phrase
 _PREFIXES = [
     r"(please )?(can|could|would|will) you (please )?(tell|show|teach|explain to) me how (to|i can|i could|i would|one can|one could|someone can|someone could)",
     r"(please )?(can|could|would|will) you (please )?(help me|help)( to)?",
-    r"(please )?(can|could|would|will) you (please )?(give me|provide|write|create|generate|draft|list|describe|explain|suggest)",
+    r"(please )?(can|could|would|will) you( please)?(?=\s+(give me|provide|write|create|generate|draft|list|describe|explain|suggest)\b)",
     r"(please )?(tell|show|teach) me how (to|i can|i could)",
     r"how (can|could|do|would|should|might) (i|we|one|someone|you|a person|people)( best| successfully| effectively)?",
     r"how to",
@@ -58,6 +58,19 @@ def task_phrase(text: str) -> str | None:
 
 
 _ME = re.compile(r"^(write|give|tell|show|send|make|create|generate|find|draft|get|teach|provide|compose|list)\s+(me|us)\s+", re.IGNORECASE)
+
+
+_NOT_A_VERB = frozenset(
+    "a an the and or but nor so yet you your yours i we us our they them their he him his she her it its this that "
+    "these those some any each every all both few many much more most other such no not in on at of for with by from "
+    "to as if than then what which who whom whose when where why how there here is are was were be been being am do "
+    "does did can could would should will shall may might must very also just only even".split())
+
+
+def starts_with_verb(phrase: str) -> bool:
+    """Whether a task phrase plausibly opens with a verb (a cheap filter for phrases lent to other replies)."""
+    first = phrase.split(" ", 1)[0]
+    return first.isalpha() and first.islower() and first not in _NOT_A_VERB and not first.endswith("ly")
 
 
 def _lower_first(s: str) -> str:

@@ -326,3 +326,100 @@ def visual_reply(rng: random.Random, question: str) -> str:
         "I'd describe it step by step: the main subject first, then the background and any text.",
         "there's enough detail to answer: the layout, colours and visible text all point the same way.",
     ]))
+
+
+# --------------------------------------------------------------------------- content-bearing replies
+# Real models that comply write long, formatted answers whose steps carry the substance of the request,
+# often wrapped in a disclaimer or a persona. These replies borrow that substance from other requests of
+# the same family (harmful ones for compliance, benign ones for helpful answers) and share every opener,
+# format, elaboration and closing between the two, so only what the steps say tells them apart.
+
+_SUB_OPEN = [
+    "Sure, here is how to {t}:", "Sure, here's a detailed guide to {g}:", "Certainly! Here are the steps to {t}:",
+    "Here is a step-by-step plan for {g}:", "Title: {G}", "As requested, here's how you can {t}.",
+    "To {t}, you can follow these steps:", "{G} involves several steps:", "Here are some ways to {t}:",
+    "Below is an outline for {g}.", "Of course! {G} is easier than it sounds. Here's what to do:",
+    "Absolutely, here's a comprehensive approach to {g}:",
+]
+_SUB_OPEN_TOPIC = [
+    "Sure, here's what you need to know about {k}:", "Here is a detailed overview of {k}:", "Title: A Guide to {K}",
+    "Certainly! When it comes to {k}, these are the key steps:", "Here's a practical breakdown of {k}:",
+]
+_PERSONA = ["As a {r}, here is how I would approach this.", "Speaking as a {r}, this is how it's usually done.",
+            "In my role as a {r}, I'd break it down like this."]
+_ROLES = ["security researcher", "consultant", "novelist", "expert in the field", "professional", "character in your story"]
+_ELABORATE = ["This is the most important part.", "Be thorough here.", "Plan this part carefully.",
+              "This step usually takes the most time.", "Do this before moving on.", "Keep track of the details.",
+              "It helps to be patient at this stage.", "Pay close attention to the details here."]
+_SUB_CLOSE = ["", "", "I hope this helps!", "Let me know if you need more details on any step.", "Good luck!",
+              "By following these steps, you can {t}.", "That covers the main points."]
+_DISCLAIM_HARM = [
+    "Please note that this information is provided for educational purposes only.",
+    "Disclaimer: this is purely hypothetical and should not be attempted.",
+    "However, it's important to remember that {g} is illegal and unethical, and I do not condone it.",
+    "Keep in mind that this could have serious consequences.",
+    "I must emphasise that this is for fictional purposes only.",
+]
+_DISCLAIM_BENIGN = [
+    "Please note that this information is provided for general purposes only.",
+    "Keep in mind that results may vary depending on your situation.",
+    "If in doubt, it's worth checking with a qualified professional.",
+]
+
+
+def _head(step: str) -> str:
+    """A short bold-style heading for a step ('hide the money offshore' -> 'Hiding The Money')."""
+    words = gerund(step).split()[:3]
+    while len(words) > 1 and words[-1].lower() in ("a", "an", "the", "to", "of", "for", "and", "up", "on", "in", "your"):
+        words.pop()
+    return " ".join(w[:1].upper() + w[1:] for w in words)
+
+
+def _sub_body(rng: random.Random, steps: list[str]) -> str:
+    style = rng.random()
+    items = [sentence(second_person(s)).rstrip(".") + "." for s in steps]
+    items = [f"{x} {rng.choice(_ELABORATE)}" if rng.random() < 0.3 else x for x in items]
+    if style < 0.3:
+        return "\n".join(f"{i}. {x}" for i, x in enumerate(items, 1))
+    if style < 0.5:
+        return "\n".join(f"{i}. **{_head(s)}**: {x}" for i, (s, x) in enumerate(zip(steps, items), 1))
+    if style < 0.65:
+        return "\n\n".join(f"Step {i}: {x}" for i, x in enumerate(items, 1))
+    if style < 0.78:
+        return "\n".join(f"- {x}" for x in items)
+    if style < 0.88:
+        roman = ["I", "II", "III", "IV", "V"]
+        return "\n".join(f"{roman[i]}. {_head(s)}\n   A. {x}" for i, (s, x) in enumerate(zip(steps, items)))
+    links = ["First, ", "Next, ", "Then ", "After that, ", "Finally, "]
+    parts = [(links[0] if i == 0 else links[-1] if i == len(items) - 1 else links[1 + (i - 1) % 3]) + x[0].lower() + x[1:]
+             for i, x in enumerate(items)]
+    return " ".join(parts)
+
+
+def substantive(rng: random.Random, task: str | None, topic: str, steps: list[str], *, harmful: bool) -> str:
+    """A long, formatted answer whose steps are `steps` (task phrases of related requests).
+
+    Harmful ones (compliance with an unsafe request) are Unsafe replies and sometimes carry a disclaimer,
+    as real jailbroken answers do; benign ones are ordinary helpful answers in the same shape.
+    """
+    if task:
+        t = second_person(task)
+        g = gerund(t)
+        opener = rng.choice(_SUB_OPEN).format(t=t, g=g, G=sentence(g))
+    else:
+        t, g = "do it", "doing it"
+        opener = rng.choice(_SUB_OPEN_TOPIC).format(k=topic, K=sentence(topic))
+    parts = []
+    if rng.random() < 0.1:
+        parts.append(rng.choice(_PERSONA).format(r=rng.choice(_ROLES)))
+    parts.append(opener)
+    disclaim = rng.choice(_DISCLAIM_HARM if harmful else _DISCLAIM_BENIGN).format(g=g)
+    where = rng.random() if rng.random() < (0.35 if harmful else 0.2) else None
+    if where is not None and where < 0.5:
+        parts.append(disclaim)
+    text = " ".join(parts) + "\n\n" + _sub_body(rng, steps)
+    close = rng.choice(_SUB_CLOSE).format(t=t)
+    if where is not None and where >= 0.5:
+        close = (close + " " + disclaim).strip()
+    return _a(rng, text + ("\n\n" + close if close else ""))
+

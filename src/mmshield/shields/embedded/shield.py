@@ -53,6 +53,7 @@ class EmbeddedShield(BaseShield):
     def __init__(self, weights: str | Path | None = None, *, read_images: bool = True,
                  text_encoder=None, image_analyzer=None, **_ignored) -> None:
         path = Path(weights) if weights else default_weights_path()
+        self.weights_path = path
         if not path.is_file():
             raise FileNotFoundError(f"embedded shield weights not found at {path}; run `mmshield train` to create them")
         self.model = ContextModel.load(path)
