@@ -57,9 +57,9 @@ class Ctx:
         if it.label == "safe" and it.family == "alpaca":
             self.donors.setdefault(("*", ""), []).append(t)
 
-    def donor_steps(self, it: Item, rng: random.Random, *, harmful: bool, dim: str = "") -> list[str]:
+    def donor_steps(self, it: Item, rng: random.Random, *, harmful: bool) -> list[str]:
         """3-5 step phrases from other requests of the item's family (same dimension when harmful), or []."""
-        pool = self.donors.get((it.family, (dim or it.dimension) if harmful else ""), [])
+        pool = self.donors.get((it.family, it.dimension if harmful else ""), [])
         if not harmful and len(pool) < 20:
             pool = self.donors.get(("*", ""), [])
         if len(pool) < 5:
@@ -590,7 +590,7 @@ def compose_native_unsafe(it: Item, rng: random.Random, ctx: Ctx) -> list[Draft]
     what = ""
     if it.lang == "en":
         what = unsafe_ending(db, rng, None, k, it.dimension, p_none=0.45, p_comply=0.12,
-                                steps=ctx.donor_steps(it, rng, harmful=True))
+                             steps=ctx.donor_steps(it, rng, harmful=True))
     return [finish(db, it, "concealed_intent", dim=it.dimension, sub=it.subdimension, intent=clean(it.text),
                    what="harmful help that only becomes clear from the earlier turns (coreference to them)", a_what=what,
                    strategy="coreference" if it.lang == "en" else str(it.meta.get("method", "")))]
