@@ -28,6 +28,7 @@ import numpy as np
 from mmshield import Policy, get_shield
 from mmshield.data.builder import default_data_root
 from mmshield.dialogue import Dialogue, Turn
+from mmshield.shields.embedded.training import rank_auroc
 
 
 def agreed_replies(root: Path) -> tuple[list[tuple[str, str, bool]], int]:
@@ -53,13 +54,6 @@ def agreed_replies(root: Path) -> tuple[list[tuple[str, str, bool]], int]:
     return out, disputed
 
 
-def auroc(pos: np.ndarray, neg: np.ndarray) -> float | None:
-    if not len(pos) or not len(neg):
-        return None
-    ranks = np.concatenate([pos, neg]).argsort().argsort() + 1.0
-    return float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
-
-
 def evaluate(weights: str | None, root: Path) -> dict:
     shield = get_shield("embedded", weights=weights)
     policy = Policy.default()
@@ -80,7 +74,7 @@ def evaluate(weights: str | None, root: Path) -> dict:
         "unsafe": int(y.sum()), "safe": int((~y).sum()), "disputed_left_out": disputed,
         "recall": round(float(f[y].mean()), 4), "fpr": round(float(f[~y].mean()), 4),
         "recall_at_0.5": round(float((s[y] > 0.5).mean()), 4), "fpr_at_0.5": round(float((s[~y] > 0.5).mean()), 4),
-        "auroc": None if (a := auroc(s[y], s[~y])) is None else round(a, 4),
+        "auroc": None if (a := rank_auroc(s[y], s[~y])) is None else round(a, 4),
     }
 
 

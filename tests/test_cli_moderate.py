@@ -226,3 +226,6 @@ def test_resume_refuses_records_judged_with_other_settings(tmp_path: Path, run_c
     assert rc == 0 and '"r999"' in out.read_text("utf-8")
     rc, _, err = run_cli("moderate", str(src), "-o", str(out), "--backend", "keyword", "--resume")
     assert rc == 0 and "resuming: 8 record(s)" in err
+    (tmp_path / "o.jsonl.run.json").unlink()  # an output written before settings were recorded: resumed, with a note
+    rc, _, err = run_cli("moderate", str(src), "-o", str(out), "--backend", "keyword", "--resume")
+    assert rc == 0 and "no record of the settings" in err and "resuming: 8 record(s)" in err

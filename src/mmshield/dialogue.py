@@ -299,6 +299,17 @@ def read_input(path: Path, *, limits: ImageLimits = DEFAULT_LIMITS) -> Iterator[
     yield from iter_jsonl(path, limits=limits)
 
 
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's content, read in 1 MiB blocks."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def write_jsonl_atomic(path: Path, rows: Iterable[Mapping[str, Any]]) -> int:
     """Write rows as JSON Lines to a temp file beside `path`, then rename over it. Returns the count."""
     import os

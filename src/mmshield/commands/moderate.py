@@ -10,7 +10,6 @@ and `--resume` keeps the records already done (in OUTPUT or OUTPUT.partial) and 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 from collections.abc import Iterable, Iterator
@@ -18,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from mmshield.dialogue import Dialogue, ParsedRecord, read_input, write_jsonl_atomic
+from mmshield.dialogue import Dialogue, ParsedRecord, file_sha256, read_input, write_jsonl_atomic
 from mmshield.errors import InputError
 from mmshield.images import ImageLimits
 from mmshield.policy import PRESETS, Policy
@@ -264,14 +263,6 @@ NOT_SETTINGS = frozenset({"input", "output", "resume", "checkpoint_every", "max_
 """Arguments that do not change a verdict (the input counts by its content, not its path)."""
 
 
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def run_settings(args: argparse.Namespace, shield: Shield) -> dict[str, str]:
     """What decides a run's verdicts: the input's content, the backend, its options and policy, and the
     content of the weights file when the backend has one (so retrained weights are not mixed with old ones)."""
@@ -328,6 +319,9 @@ def run(args: argparse.Namespace) -> int:
     if done and (why := check_resumable(sidecar, settings)):
         print(f"mmshield moderate: cannot resume {out}: {why}", file=sys.stderr)
         return 2
+    if done and not sidecar.is_file():
+        print(f"note: {out} has no record of the settings it was judged with ({sidecar.name}); cannot check that "
+              "they match this run", file=sys.stderr)
     if done:
         print(f"resuming: {len(done)} record(s) already done", file=sys.stderr)
     elif not args.resume and partial.is_file():

@@ -14,7 +14,6 @@ in flight. A resumed run must use the same search configuration (else an error s
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sys
@@ -27,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mmshield.dialogue import file_sha256
 from mmshield.redteam.chat import CallPolicy
 from mmshield.redteam.roles import Roles
 from mmshield.redteam.search import Env, SearchParams, SearchResult, run_search
@@ -94,7 +94,7 @@ def load_results(rundir: Path) -> list[dict[str, Any]]:
 
 
 def _sha256(path: Path | None) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path and path.exists() else ""
+    return file_sha256(path) if path and path.exists() else ""
 
 
 def prepare_manifest(rundir: Path, tasks: list[Task], cfg: RunConfig, tasks_file: Path | None,

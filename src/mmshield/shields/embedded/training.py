@@ -591,17 +591,21 @@ def quick_metrics(scores: np.ndarray, examples: list[Example], thresholds: dict[
     return out
 
 
+def rank_auroc(pos: np.ndarray, neg: np.ndarray) -> float | None:
+    """Probability that a positive scores above a negative (Mann-Whitney); None without both classes."""
+    if len(pos) == 0 or len(neg) == 0:
+        return None
+    ranks = np.argsort(np.argsort(np.concatenate([pos, neg]))) + 1
+    return float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+
+
 def auroc(scores: np.ndarray, rows: Sequence[Any]) -> dict[str, float | None]:
     """Threshold-free ranking quality per side (None when a side has one class only in the test set)."""
     out: dict[str, float | None] = {}
     for s, side in enumerate(SIDES):
         y, p = side_labels_and_masses(scores, rows, s)
-        pos, neg = p[y == 1], p[y == 0]
-        if len(pos) == 0 or len(neg) == 0:
-            out[side] = None
-            continue
-        ranks = np.argsort(np.argsort(np.concatenate([pos, neg]))) + 1
-        out[side] = round(float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg))), 4)
+        a = rank_auroc(p[y == 1], p[y == 0])
+        out[side] = None if a is None else round(a, 4)
     return out
 
 
