@@ -27,7 +27,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     b.add_argument("--negatives", type=int, default=None, help="number of generated benign look-alike dialogues")
     b.add_argument("--data-root", type=Path, default=None,
                    help="folder holding the sources (default: $MMSHIELD_DATA_ROOT or ../shared/data beside the repo)")
+    b.add_argument("--llm-replies", type=Path, default=None,
+                   help="a cache written by `data replies`: each kept answer becomes one more dialogue")
     b.add_argument("--quiet", action="store_true", help="no progress bars")
+    r = sub.add_parser("replies", help="have SmolLM2 (offline, CPU) answer a sample of the build's requests")
+    r.add_argument("--out", required=True, type=Path, help="JSONL cache to write or extend (resumable)")
+    r.add_argument("--harmful", type=int, default=700, help="harmful requests to answer")
+    r.add_argument("--benign", type=int, default=500, help="benign requests to answer")
+    r.add_argument("--workers", type=int, default=2, help="worker processes (one CPU thread each)")
+    r.add_argument("--max-tokens", type=int, default=160)
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--data-root", type=Path, default=None)
     s = sub.add_parser("split", help="write leave-one-family-out files from a built dataset")
     s.add_argument("dataset", type=Path, help="a folder written by `data build`")
     s.add_argument("--family", required=True, help="the source family to hold out")
@@ -47,7 +57,9 @@ def run(args: argparse.Namespace) -> int:
         return _split(args)
     if cmd == "augment":
         return _augment(args)
-    print("usage: mmshield data {build,split,augment} ...", file=sys.stderr)
+    if cmd == "replies":
+        return _replies(args)
+    print("usage: mmshield data {build,split,augment,replies} ...", file=sys.stderr)
     return 2
 
 
@@ -60,6 +72,7 @@ def _build(args: argparse.Namespace) -> int:
         exclude_noncommercial=args.exclude_noncommercial, keep_unknown_license=args.keep_unknown_license,
         seed=args.seed, limit_per_source=args.limit_per_source, quotas=not args.no_quotas, size=args.size,
         typography=args.typography, negatives=args.negatives, progress=not args.quiet,
+        llm_replies=args.llm_replies,
     )
     try:
         manifest = build(cfg)
@@ -71,6 +84,25 @@ def _build(args: argparse.Namespace) -> int:
         return 2
     print(json.dumps({"out": str(args.out), "counts": manifest["counts"], "stats": manifest["stats"],
                       "build_seconds": manifest["build_seconds"]}, indent=1))
+    return 0
+
+
+def _replies(args: argparse.Namespace) -> int:
+    from mmshield.data import llm_replies
+    from mmshield.data.builder import BuildConfig, default_data_root, load_items, select
+
+    cfg = BuildConfig(out=args.out, data_root=args.data_root or default_data_root(), seed=args.seed, progress=False)
+    if not cfg.data_root.is_dir():
+        print(f"mmshield data replies: data root not found: {cfg.data_root}", file=sys.stderr)
+        return 2
+    items = select(load_items(cfg, lambda m: print(m, file=sys.stderr))[0], cfg)
+    requests = llm_replies.select_requests(items, args.harmful, args.benign, args.seed)
+    try:
+        n = llm_replies.generate(requests, args.out, workers=args.workers, max_tokens=args.max_tokens)
+    except (ImportError, RuntimeError) as exc:
+        print(f"mmshield data replies: {exc}; install the redteam extra: pip install 'mmshield[redteam]'", file=sys.stderr)
+        return 2
+    print(json.dumps({"out": str(args.out), "requests": len(requests), "answered_now": n}))
     return 0
 
 

