@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     b.add_argument("--quiet", action="store_true", help="no progress bars")
     r = sub.add_parser("replies", help="have SmolLM2 (offline, CPU) answer a sample of the build's requests")
     r.add_argument("--out", required=True, type=Path, help="JSONL cache to write or extend (resumable)")
-    r.add_argument("--harmful", type=int, default=700, help="harmful requests to answer")
+    r.add_argument("--harmful", type=int, default=650, help="harmful requests to answer")
     r.add_argument("--benign", type=int, default=500, help="benign requests to answer")
     r.add_argument("--workers", type=int, default=2, help="worker processes (one CPU thread each)")
     r.add_argument("--max-tokens", type=int, default=160)

