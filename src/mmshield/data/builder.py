@@ -226,25 +226,6 @@ def load_items(cfg: BuildConfig, log: Callable[[str], None]) -> tuple[list[Item]
     return items, loaded
 
 
-def load_llm_replies(path: Path, log: Callable[[str], None]) -> dict[str, str]:
-    """Request key -> answer, from a `data replies` cache; answers that refuse or say too little are dropped."""
-    from mmshield.redteam.refusal import RefusalClassifier
-
-    if not path.exists():
-        raise FileNotFoundError(f"--llm-replies: no such file: {path}")
-    detector = RefusalClassifier.load()
-    kept: dict[str, str] = {}
-    total = 0
-    for r in llm_replies.read_replies(path):
-        total += 1
-        body = r.reply[len(r.opening.strip()):].strip() if r.reply.startswith(r.opening.strip()) else r.reply
-        if len(body.split()) < llm_replies.MIN_WORDS or detector.is_refusal(body):
-            continue
-        kept[r.key] = r.reply
-    log(f"llm replies: kept {len(kept)} of {total} answers from {path}")
-    return kept
-
-
 def template_negatives(items: list[Item], seed: int) -> list[Item]:
     """Benign look-alikes for long jailbreak templates: each benign JBB behaviour and Alpaca instruction put where
     a harmful goal sits in a template-style jailbreak prompt of JBB (JailbreakChat), about as many as the harmful
@@ -281,7 +262,7 @@ def build(cfg: BuildConfig, log: Callable[[str], None] | None = None) -> dict[st
     split_of = {it.group_id: splits.assign_split(it.group_id, cfg.seed) for it in items}
     typo = _typography_module()
     ctxs = {s: compose.Ctx(split=s, typo=typo) for s in splits.SPLITS}
-    answers = load_llm_replies(cfg.llm_replies, log) if cfg.llm_replies else {}
+    answers = llm_replies.kept_replies(cfg.llm_replies, log) if cfg.llm_replies else {}
     for it in items:
         c = ctxs[split_of[it.group_id]]
         if it.kind == "visual_chat":

@@ -59,6 +59,12 @@ class Reply(Request):
     model: str = MODEL_NAME
     seconds: float = 0.0
 
+    @property
+    def body(self) -> str:
+        """What the model wrote after the opening it was given."""
+        head = self.opening.strip()
+        return self.reply[len(head):].strip() if self.reply.startswith(head) else self.reply
+
 
 def request_key(text: str) -> str:
     """The cache key of a request: a hash of its text."""
@@ -142,23 +148,10 @@ class _Generator:
     two backends draw different samples, so a cache is reproducible only with the backend that wrote it."""
 
     def __init__(self, gguf: str, backend: str) -> None:
+        from mmshield.redteam.target import load_smollm2
+
         self.backend = backend
-        if backend == "llama_cpp":
-            from llama_cpp import Llama
-
-            self.llm = Llama(model_path=gguf, n_ctx=1024, n_threads=1, verbose=False)
-            return
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        from mmshield.redteam.target import convert_gguf, smollm2_cache_dir
-
-        torch.set_num_threads(1)
-        cache = smollm2_cache_dir(Path(gguf))
-        if not (cache / "model.safetensors").exists():
-            convert_gguf(Path(gguf), cache)
-        self.tok = AutoTokenizer.from_pretrained(str(cache))
-        self.llm = AutoModelForCausalLM.from_pretrained(str(cache), dtype=torch.float32).eval()
+        self.llm, self.tok = load_smollm2(Path(gguf), backend, threads=1, n_ctx=1024)
 
     def complete(self, prompt: str, max_tokens: int, seed: int) -> str:
         if self.backend == "llama_cpp":
@@ -173,13 +166,6 @@ class _Generator:
             out = self.llm.generate(**ids, max_new_tokens=max_tokens, do_sample=True, temperature=0.7, top_p=0.9,
                                     repetition_penalty=1.15, pad_token_id=self.tok.eos_token_id)
         return self.tok.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True)
-
-
-def backend_available() -> str:
-    """The backend a worker will use: llama_cpp when installed, else transformers."""
-    import importlib.util
-
-    return "llama_cpp" if importlib.util.find_spec("llama_cpp") is not None else "transformers"
 
 
 def _worker_init(gguf: str, backend: str) -> None:
@@ -210,21 +196,14 @@ def drop_partial_line(path: Path) -> None:
 
 
 def done_keys(path: Path) -> set[str]:
-    """Keys already answered in `path` (a partial last line, from an interrupted run, is ignored)."""
-    keys: set[str] = set()
-    if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                keys.add(json.loads(line)["key"])
-            except (json.JSONDecodeError, KeyError):
-                continue
-    return keys
+    """Keys already answered in `path` (lines that do not parse, such as a cut last line, are ignored)."""
+    return {r.key for r in read_replies(path)} if path.exists() else set()
 
 
 def generate(requests: list[Request], out: Path, *, workers: int = 2, max_tokens: int = 160,
              log: Callable[[str], None] | None = None) -> int:
     """Answer every request not yet in `out`, appending one JSON line per answer (resumable); returns how many."""
-    from mmshield.redteam.target import find_smollm2_gguf
+    from mmshield.redteam.target import find_smollm2_gguf, smollm2_backend
 
     log = log or (lambda m: print(m, file=sys.stderr, flush=True))
     drop_partial_line(out)
@@ -235,7 +214,7 @@ def generate(requests: list[Request], out: Path, *, workers: int = 2, max_tokens
     out.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     n = 0
-    init = (str(find_smollm2_gguf()), backend_available())
+    init = (str(find_smollm2_gguf()), smollm2_backend())
     with get_context("spawn").Pool(workers, initializer=_worker_init, initargs=init) as pool, \
             out.open("a", encoding="utf-8") as f:
         for rep in pool.imap(_answer, [(r, max_tokens) for r in todo], chunksize=1):
@@ -256,3 +235,17 @@ def read_replies(path: Path) -> Iterator[Reply]:
             yield Reply(**json.loads(line))
         except (json.JSONDecodeError, TypeError):
             continue
+
+
+def kept_replies(path: Path, log: Callable[[str], None]) -> dict[str, str]:
+    """Request key -> answer for the answers a build uses: refusals (the red-team refusal classifier) and answers
+    of under MIN_WORDS words after the opening are dropped."""
+    from mmshield.redteam.refusal import RefusalClassifier
+
+    if not path.exists():
+        raise FileNotFoundError(f"--llm-replies: no such file: {path}")
+    detector = RefusalClassifier.load()
+    replies = list(read_replies(path))
+    kept = {r.key: r.reply for r in replies if len(r.body.split()) >= MIN_WORDS and not detector.is_refusal(r.body)}
+    log(f"llm replies: kept {len(kept)} of {len(replies)} answers from {path}")
+    return kept

@@ -99,6 +99,33 @@ def convert_gguf(gguf: Path, out: Path) -> Path:
     return out
 
 
+def smollm2_backend() -> str:
+    """The backend SmolLM2 runs on here: llama_cpp when llama-cpp-python is installed, else transformers."""
+    return "llama_cpp" if importlib.util.find_spec("llama_cpp") is not None else "transformers"
+
+
+def load_smollm2(gguf: Path, backend: str, *, threads: int | None = 1, n_ctx: int = 4096, seed: int = 0) -> tuple:
+    """(model, tokenizer) of the GGUF on `backend`; the tokenizer is None for llama_cpp. The transformers
+    backend dequantises the GGUF once into a cache folder (`convert_gguf`)."""
+    if backend == "llama_cpp":
+        from llama_cpp import Llama
+
+        return Llama(model_path=str(gguf), n_ctx=n_ctx, n_threads=threads or None, seed=seed, verbose=False), None
+    try:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+    except ImportError as exc:
+        raise RuntimeError("the SmolLM2 target needs torch and transformers: pip install 'mmshield[redteam]'") from exc
+    if threads:
+        torch.set_num_threads(threads)
+    cache = smollm2_cache_dir(gguf)
+    if not (cache / "model.safetensors").exists():
+        convert_gguf(gguf, cache)
+    model = AutoModelForCausalLM.from_pretrained(str(cache), dtype=torch.float32)
+    model.eval()
+    return model, AutoTokenizer.from_pretrained(str(cache))
+
+
 class SmolLM2Chat:
     """SmolLM2-135M-Instruct on CPU through transformers (~0.6 GB RAM).
 
@@ -111,7 +138,7 @@ class SmolLM2Chat:
                  threads: int | None = 1, seed: int = 0, backend: str = "auto", n_ctx: int = 4096) -> None:
         self.gguf = Path(gguf) if gguf else find_smollm2_gguf()
         if backend == "auto":
-            backend = "llama_cpp" if importlib.util.find_spec("llama_cpp") is not None else "transformers"
+            backend = smollm2_backend()
         if backend not in ("llama_cpp", "transformers"):
             raise ValueError(f"unknown SmolLM2 backend {backend!r}; use auto, llama_cpp or transformers")
         self.backend = backend
@@ -126,27 +153,9 @@ class SmolLM2Chat:
         self._tok = None
 
     def _load(self) -> None:
-        if self._model is not None:
-            return
-        if self.backend == "llama_cpp":
-            from llama_cpp import Llama
-
-            self._model = Llama(model_path=str(self.gguf), n_ctx=self.n_ctx, n_threads=self.threads or None,
-                                seed=self.seed, verbose=False)
-            return
-        try:
-            import torch
-            from transformers import AutoModelForCausalLM, AutoTokenizer
-        except ImportError as exc:
-            raise RuntimeError("the SmolLM2 target needs torch and transformers: pip install 'mmshield[redteam]'") from exc
-        if self.threads:
-            torch.set_num_threads(self.threads)
-        cache = smollm2_cache_dir(self.gguf)
-        if not (cache / "model.safetensors").exists():
-            convert_gguf(self.gguf, cache)
-        self._tok = AutoTokenizer.from_pretrained(str(cache))
-        self._model = AutoModelForCausalLM.from_pretrained(str(cache), dtype=torch.float32)
-        self._model.eval()
+        if self._model is None:
+            self._model, self._tok = load_smollm2(self.gguf, self.backend, threads=self.threads, n_ctx=self.n_ctx,
+                                                  seed=self.seed)
 
     def chat(self, messages: list[Message], *, system: str | None = None, max_tokens: int | None = None,
              temperature: float | None = None) -> str:
