@@ -139,17 +139,21 @@ def finetuned_assets(onnx_int8: Path) -> ModelAssets:
     return ModelAssets(onnx=onnx_int8, tokenizer=find_minilm_assets().tokenizer, quantized=True)
 
 
-LONG_TEXT_MODES = ("windows", "truncate")
+LONG_TEXT_MODES = ("windows+tail", "windows", "truncate")
+TAIL_TOKENS = 64  # word pieces ([CLS]/[SEP] included) of the tail that "windows+tail" weighs as much as the windows
 
 
 class TextEncoder:
     """Sentence embeddings (n, 384) float32, L2-normalised; lazy model load, LRU cache by text.
 
-    A text longer than `max_tokens` word pieces is read in overlapping windows by `encode` (`long_texts=
-    "windows"`, the default): its embedding is the normalised mean of the windows' embeddings (at most
+    A text longer than `max_tokens` word pieces is read in overlapping windows by `encode`. With
+    `long_texts="windows"` its embedding is the normalised mean of the windows' embeddings (at most
     `max_windows`: the first ones and the last), so a request at the end of a long jailbreak template is read,
-    not cut off. `long_texts="truncate"` keeps only the first `max_tokens` word pieces. `encode_chunks` returns
-    the windows' embeddings themselves.
+    not cut off. But in a mean over template-filled windows the request is a small part, and a benign and a
+    harmful request in the same template come out nearly alike. `"windows+tail"` (the default) therefore adds
+    the embedding of the text's last `TAIL_TOKENS` word pieces, with the same weight as the windows' mean.
+    `long_texts="truncate"` keeps only the first `max_tokens` word pieces. Texts that fit in one window are
+    embedded the same way in every mode. `encode_chunks` returns the windows' embeddings themselves.
     """
 
     def __init__(
@@ -161,7 +165,7 @@ class TextEncoder:
         threads: int | None = None,
         batch_size: int = 32,
         assets: ModelAssets | None = None,
-        long_texts: str = "windows",
+        long_texts: str = "windows+tail",
         max_windows: int = 8,
     ) -> None:
         precision = precision or default_precision()
@@ -321,20 +325,30 @@ class TextEncoder:
         return [np.asarray([cls_id, *pieces[s : s + body], sep_id], dtype=np.int64) for s in starts]
 
     def _embed_windowed(self, texts: list[str]) -> np.ndarray:
-        """Embeddings of `texts`, a long text as the normalised mean of its windows' embeddings."""
+        """Embeddings of `texts`: a long text as the normalised mean of its windows' embeddings, plus (in
+        "windows+tail" mode) its tail's embedding with equal weight, normalised again."""
         tok = self._untruncated()
         rows: list[np.ndarray] = []
         owner: list[int] = []
+        tails: dict[int, np.ndarray] = {}
         for i, enc in enumerate(tok.encode_batch(texts, add_special_tokens=False)):
             windows = self._windows(enc.ids, self.max_tokens, limit=self.max_windows)
             rows.extend(windows)
             owner.extend([i] * len(windows))
+            if len(windows) > 1 and self.long_texts == "windows+tail":
+                tails[i] = np.asarray(enc.ids[-(TAIL_TOKENS - 2):], dtype=np.int64)
         row_vecs = self._embed_ids(rows)
         if len(rows) == len(texts):
             return row_vecs
         out = np.zeros((len(texts), EMB_DIM), dtype=np.float32)
         np.add.at(out, np.asarray(owner), row_vecs)
         out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+        if tails:
+            cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+            order = list(tails)
+            tail_vecs = self._embed_ids([np.concatenate([[cls_id], tails[i], [sep_id]]).astype(np.int64) for i in order])
+            out[order] += tail_vecs
+            out[order] /= np.maximum(np.linalg.norm(out[order], axis=1, keepdims=True), 1e-12)
         return out
 
     def _embed_one_by_one(self, ids: list[np.ndarray]) -> np.ndarray:
