@@ -22,6 +22,7 @@ from typing import Any
 
 from mmshield.data import augmentations, card, compose, llm_replies, splits
 from mmshield.data.items import Draft, Item
+from mmshield.data.lexicon import any_harm_word
 from mmshield.data.sources import SOURCE_MODULES, load_module
 from mmshield.dialogue import file_sha256, write_jsonl_atomic
 from mmshield.taxonomy import DIMENSION_NAMES
@@ -47,7 +48,7 @@ QUOTAS: dict[tuple[str, str, str], int | None] = {
     ("jbb", "unsafe", "goal"): None, ("jbb", "safe", "goal"): None,
     ("catqa", "unsafe", "prompt"): 720, ("harmfulqa", "unsafe", "prompt"): 350,
     ("actorattack", "unsafe", "goal"): 550,
-    ("wizard_guardreasoner", "unsafe", "prompt"): 850, ("wizard_guardreasoner", "safe", "prompt"): 500,
+    ("wizard_guardreasoner", "unsafe", "prompt"): 850, ("wizard_guardreasoner", "safe", "prompt"): 800,
     ("beavertails", "unsafe", "prompt"): 300, ("beavertails", "safe", "prompt"): 300,
     ("strongreject", "unsafe", "prompt"): None, ("sgbench", "unsafe", "prompt"): 400,
     ("alpaca", "safe", "prompt"): 300, ("phtest", "safe", "prompt"): 1050,
@@ -116,10 +117,18 @@ def _quota(it: Item, size: str = "standard") -> tuple[tuple[str, str, str], int 
     return key, None
 
 
+def is_lookalike(it: Item) -> bool:
+    """A benign request in which the harm lexicon fires ("a hate speech detector", "scan my laptop for malware"):
+    a look-alike."""
+    return it.label == "safe" and it.kind == "prompt" and any_harm_word(it.text)
+
+
 def select(items: list[Item], cfg: BuildConfig) -> list[Item]:
-    """Apply licence filter, quotas and the per-source limit, deterministically."""
+    """Apply licence filter, quotas and the per-source limit, deterministically. Within a quota, benign
+    look-alikes are taken first: they are what the shield must learn to tell apart from harmful requests."""
     items = [it for it in items if licence_allowed(it.license, cfg)]
-    order = sorted(items, key=lambda it: splits.unit_hash("order", cfg.seed, it.source, it.group_id, it.text))
+    order = sorted(items, key=lambda it: (not is_lookalike(it),
+                                          splits.unit_hash("order", cfg.seed, it.source, it.group_id, it.text)))
     taken: Counter = Counter()
     kept: list[Item] = []
     for it in order:
