@@ -211,7 +211,6 @@ def test_task_phrases_keep_the_verb_and_donors_must_open_with_one():
     assert not starts_with_verb("a 5-page essay on it") and not starts_with_verb("you the best")
 
 
-
 def test_quotas_take_benign_lookalikes_first(tmp_path):
     from mmshield.data.builder import BuildConfig, is_lookalike, select
     from mmshield.data.items import Item
