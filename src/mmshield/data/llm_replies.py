@@ -207,7 +207,8 @@ def generate(requests: list[Request], out: Path, *, workers: int = 2, max_tokens
 
     log = log or (lambda m: print(m, file=sys.stderr, flush=True))
     drop_partial_line(out)
-    todo = [r for r in requests if r.key not in done_keys(out)]
+    done = done_keys(out)
+    todo = [r for r in requests if r.key not in done]
     log(f"{len(requests) - len(todo)} of {len(requests)} requests already answered; {len(todo)} to go")
     if not todo:
         return 0
