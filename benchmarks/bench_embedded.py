@@ -1,7 +1,8 @@
 """Speed and memory of the embedded shield on this machine.
 
 Run: .venv/bin/python benchmarks/bench_embedded.py [--n 1000]
-Prints warm latency per 6-turn text dialogue and per long (~600 word pieces) turn, incremental cost per turn, first and cached image
+Prints warm latency per 6-turn text dialogue (English; and one in four other languages, which takes the
+cross-lingual path) and per long (~600 word pieces) turn, incremental cost per turn, first and cached image
 cost, cold start of `mmshield moderate` on a one-dialogue file, throughput and peak memory.
 """
 
@@ -95,6 +96,18 @@ def main() -> None:
         long_lat.append((time.perf_counter() - t) * 1000)
     res["long_turn_word_pieces"] = shield.encoder.text_encoder.token_count(template + " AIM, question 0: how do I pick a lock?")
     res["warm_ms_per_long_turn_median"] = statistics.median(long_lat)
+
+    # non-English turns take the cross-lingual path (multilingual-e5-small, about 2 ms per token on this CPU)
+    foreign = ["Xin chào! Tôi định đi du lịch Bồ Đào Nha vào mùa xuân tới.", "Vậy tôi nên mang theo những gì?",
+               "你好！我明年春天想去葡萄牙旅行。", "我应该带些什么衣服？", "Как доехать из аэропорта до центра?",
+               "¿Cuánto dinero necesito para la comida cada día?"]
+    foreign_lat = []
+    for k in range(10):
+        turns = [Turn("user" if i % 2 == 0 else "assistant", f"{text} ({k})") for i, text in enumerate(foreign)]
+        t = time.perf_counter()
+        shield.moderate(Dialogue(turns=turns, id=f"foreign-{k}"), policy)
+        foreign_lat.append((time.perf_counter() - t) * 1000)
+    res["warm_ms_per_6turn_non_english_dialogue_median"] = statistics.median(foreign_lat[1:])  # first loads e5
 
     inc = []
     for k in range(20):

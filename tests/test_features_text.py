@@ -266,4 +266,5 @@ def test_prepare_models_text_only(capsys: pytest.CaptureFixture[str]) -> None:
 
     assert main(["--text-only"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert set(report) == {"text_encoder_s"} and report["text_encoder_s"] >= 0
+    assert set(report) == {"text_encoder_s", "multilingual_encoder_s"}
+    assert report["text_encoder_s"] >= 0 and report["multilingual_encoder_s"] >= 0

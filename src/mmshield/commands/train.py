@@ -44,6 +44,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--encoder-lr", type=float, default=1.5e-5)
     p.add_argument("--bundle", type=Path, default=None,
                    help="with --finetune-encoder: a prepared training bundle (.npz) to use instead of reading --data")
+    p.add_argument("--fit-crosslingual", action="store_true",
+                   help="only fit the cross-lingual projection (multilingual-e5-small into MiniLM space) on English "
+                        "turns of --data's train split, write it (default: the packaged one) and stop")
+    p.add_argument("--crosslingual-texts", type=int, default=6000, metavar="N",
+                   help="with --fit-crosslingual: English texts to fit on")
+    p.add_argument("--crosslingual-out", type=Path, default=None,
+                   help="with --fit-crosslingual: where to write the projection")
     p.add_argument("--cached-images-only", action="store_true",
                    help="use only image features already in the disk cache (benchmarks/precompute_image_features.py); "
                         "dialogues with uncached images are skipped and counted")
@@ -55,6 +62,8 @@ def run(args: argparse.Namespace) -> int:
     from mmshield.shields.embedded.model import ContextModel
 
     t0 = time.time()
+    if args.fit_crosslingual:
+        return run_fit_crosslingual(args)
     if args.finetune_encoder:
         return run_finetune(args)
     analyzer = cache_only_analyzer() if args.cached_images_only else None
@@ -92,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
     meta = {"dev_loss": [round(x, 5) for x in losses] if len(losses) > 1 else round(losses[0], 5),
             "config": {**cfg.__dict__, "seed": args.seed, "ensemble": len(models)}, "data": str(args.data),
             "member_data": [str(d) for d in args.member_data], "long_texts": text_encoder.long_texts,
+            "multilingual": text_encoder.multilingual,
             "holdout_families": sorted(hold), "n_train": len(train_ex), "n_dev": len(dev_ex)}
     tr.export_weights(models if len(models) > 1 else models[0], out, meta)
     if args.calibration == "out-of-family":
@@ -108,6 +118,27 @@ def run(args: argparse.Namespace) -> int:
     meta["train_seconds"] = round(time.time() - t0, 1)
     out.with_suffix(".json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     print(json.dumps({"weights": str(out), "thresholds": meta["thresholds"], "dev_loss": meta["dev_loss"]}))
+    return 0
+
+
+def run_fit_crosslingual(args: argparse.Namespace) -> int:
+    """Fit and write the cross-lingual projection from English turns of the train split."""
+    from mmshield.shields.embedded import training as tr
+    from mmshield.shields.embedded.features import TextEncoder
+    from mmshield.shields.embedded.features import crosslingual as xl
+
+    path = args.data / "train.jsonl"
+    if not path.is_file():
+        print(f"missing {path}: run `mmshield data build --out {args.data}` first", file=sys.stderr)
+        return 2
+    texts = xl.english_sample(tr.load_records(path), args.crosslingual_texts, seed=args.seed)
+    print(f"fitting the cross-lingual projection on {len(texts)} English texts of {path}", file=sys.stderr)
+    w, check = xl.fit_from_texts(texts, TextEncoder(multilingual=False), xl.CrossLingualEncoder(),
+                                 progress=lambda k, n: print(f"\r[crosslingual] {k}/{n}", end="", file=sys.stderr))
+    out = args.crosslingual_out or xl.default_projection_path()
+    xl.save_projection(out, w, {"data": str(args.data), "texts": len(texts), "ridge": xl.RIDGE, "seed": args.seed,
+                                **check})
+    print(json.dumps({"projection": str(out), "texts": len(texts), **check}))
     return 0
 
 
@@ -176,7 +207,8 @@ def run_finetune(args: argparse.Namespace) -> int:
             "holdout_families": sorted(args.holdout_family), "n_train": len(train_i), "n_dev": len(dev_i)}
     tr.export_weights(model.to("cpu").float(), args.out, meta)
     # thresholds on dev through the shipped path (int8 encoder, numpy context model)
-    dev = bundle_examples(bundle, dev_i, TextEncoder(assets=finetuned_assets(onnx), long_texts="truncate").encode)
+    dev = bundle_examples(bundle, dev_i, TextEncoder(assets=finetuned_assets(onnx), long_texts="truncate",
+                                                                  multilingual=False).encode)
     meta["thresholds"] = tr.calibrate(tr.side_scores(ContextModel.load(args.out), dev), dev)
     meta["train_seconds"] = round(time.time() - t0, 1)
     args.out.with_suffix(".json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")

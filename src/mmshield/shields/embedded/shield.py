@@ -67,7 +67,9 @@ class EmbeddedShield(BaseShield):
             # a fine-tuned encoder's int8 ONNX sits beside its weights (finetune.py); long texts are read the way
             # the weights were trained (weights that do not say: truncated)
             assets = finetuned_assets(path.parent / self.meta["encoder"]) if self.finetuned else None
-            text_encoder = TextEncoder(assets=assets, long_texts=self.meta.get("long_texts", "truncate"))
+            # non-English text goes through the cross-lingual path only for weights trained that way
+            text_encoder = TextEncoder(assets=assets, long_texts=self.meta.get("long_texts", "truncate"),
+                                       multilingual=bool(self.meta.get("multilingual")) and not self.finetuned)
         self.encoder = DialogueEncoder(text_encoder, image_analyzer, read_images=read_images)
         self._semantic = None
         self._def_cache: dict[str, np.ndarray] = {}

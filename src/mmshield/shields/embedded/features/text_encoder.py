@@ -167,6 +167,7 @@ class TextEncoder:
         assets: ModelAssets | None = None,
         long_texts: str = "windows+tail",
         max_windows: int = 8,
+        multilingual: bool = True,
     ) -> None:
         precision = precision or default_precision()
         if long_texts not in LONG_TEXT_MODES:
@@ -191,6 +192,8 @@ class TextEncoder:
         # embedding does not depend on how it was scheduled).
         self.parallel = precision == "int8" and self.threads > 1
         self._pool = None
+        self.multilingual = multilingual
+        self._xl = None
         self._assets = assets
         self._cache: LRUCache[str, np.ndarray] = LRUCache(cache_size)
         self._lock = threading.Lock()
@@ -205,7 +208,17 @@ class TextEncoder:
     def signature(self) -> str:
         """What decides an embedding besides the text (for caches keyed by text)."""
         model = self._assets.onnx.name if self._assets is not None else "all-MiniLM-L6-v2"
-        return f"{model}|{self.precision}|{self.max_tokens}|{self.long_texts}:{self.max_windows}"
+        sig = f"{model}|{self.precision}|{self.max_tokens}|{self.long_texts}:{self.max_windows}"
+        return f"{sig}|{self.crosslingual.signature()}" if self.multilingual else sig
+
+    @property
+    def crosslingual(self):
+        """The encoder for text MiniLM cannot read (`features.crosslingual`), created on first use."""
+        if self._xl is None:
+            from mmshield.shields.embedded.features.crosslingual import CrossLingualEncoder
+
+            self._xl = CrossLingualEncoder()
+        return self._xl
 
     @property
     def cache(self) -> LRUCache[str, np.ndarray]:
@@ -262,18 +275,35 @@ class TextEncoder:
             else:
                 out[i] = vec
         if missing:
-            self.load()
             uniq = list(missing)
-            if self.long_texts == "truncate":
-                encs = self._tokenizer.encode_batch(uniq)  # type: ignore[union-attr]
-                vecs = self._embed_ids([np.asarray(e.ids, dtype=np.int64) for e in encs])
-            else:
-                vecs = self._embed_windowed(uniq)
+            foreign = self._foreign(uniq)
+            english = [t for t in uniq if t not in foreign]
+            vecs = np.empty((len(uniq), EMB_DIM), dtype=np.float32)
+            if english:
+                vecs[[i for i, t in enumerate(uniq) if t not in foreign]] = self._embed_minilm(english)
+            if foreign:
+                vecs[[i for i, t in enumerate(uniq) if t in foreign]] = self.crosslingual.encode(list(foreign))
             vecs.flags.writeable = False  # cached rows are shared: keep them immutable
             for text, vec in zip(uniq, vecs, strict=True):
                 self._cache.put(text, vec)
                 out[missing[text]] = vec
         return out
+
+    def _foreign(self, texts: list[str]) -> dict[str, None]:
+        """The texts (ordered set) that take the cross-lingual path: none unless `multilingual`."""
+        if not self.multilingual:
+            return {}
+        from mmshield.shields.embedded.features.crosslingual import needs_crosslingual
+
+        return {t: None for t in texts if needs_crosslingual(t)}
+
+    def _embed_minilm(self, texts: list[str]) -> np.ndarray:
+        """MiniLM embeddings of `texts` (long ones per `long_texts`)."""
+        self.load()
+        if self.long_texts == "truncate":
+            encs = self._tokenizer.encode_batch(texts)  # type: ignore[union-attr]
+            return self._embed_ids([np.asarray(e.ids, dtype=np.int64) for e in encs])
+        return self._embed_windowed(texts)
 
     def encode_one(self, text: str) -> np.ndarray:
         """Embedding (384,) of one text."""
