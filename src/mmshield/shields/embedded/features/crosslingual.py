@@ -124,15 +124,18 @@ class CrossLingualEncoder:
         self.projection_path = projection or default_projection_path()
         self.threads = threads
         self._w: np.ndarray | None = None
+        self._signature: str | None = None
         self._model = None
         self._lock = threading.Lock()
         self._run_lock = threading.Lock()
 
     def signature(self) -> str:
         """Which projection (its content hash): part of the text encoder's cache signature."""
-        if not self.projection_path.is_file():
-            return "xl:missing"
-        return "xl:" + hashlib.sha256(self.projection_path.read_bytes()).hexdigest()[:12]
+        if self._signature is None:
+            if not self.projection_path.is_file():
+                return "xl:missing"
+            self._signature = "xl:" + hashlib.sha256(self.projection_path.read_bytes()).hexdigest()[:12]
+        return self._signature
 
     def _load_model(self):
         if self._model is None:
@@ -156,7 +159,7 @@ class CrossLingualEncoder:
         if not texts:
             return np.zeros((0, EMB_DIM), dtype=np.float32)
         model = self._load_model()
-        with self._run_lock:  # the C engine keeps scratch buffers per model: one call at a time
+        with self._run_lock:  # the C engine is not documented as thread-safe: one call at a time
             return np.stack([np.asarray(model.passage([clip(t)]), dtype=np.float32)[0] for t in texts])
 
     def encode(self, texts: list[str]) -> np.ndarray:

@@ -154,6 +154,8 @@ class TextEncoder:
     the embedding of the text's last `TAIL_TOKENS` word pieces, with the same weight as the windows' mean.
     `long_texts="truncate"` keeps only the first `max_tokens` word pieces. Texts that fit in one window are
     embedded the same way in every mode. `encode_chunks` returns the windows' embeddings themselves.
+    With `multilingual` (the default), a text MiniLM cannot read (`crosslingual.needs_crosslingual`) is embedded
+    by multilingual-e5-small mapped into MiniLM's space instead (`crosslingual.CrossLingualEncoder`).
     """
 
     def __init__(
@@ -277,12 +279,12 @@ class TextEncoder:
         if missing:
             uniq = list(missing)
             foreign = self._foreign(uniq)
-            english = [t for t in uniq if t not in foreign]
+            is_foreign = np.array([t in foreign for t in uniq], dtype=bool)
             vecs = np.empty((len(uniq), EMB_DIM), dtype=np.float32)
-            if english:
-                vecs[[i for i, t in enumerate(uniq) if t not in foreign]] = self._embed_minilm(english)
-            if foreign:
-                vecs[[i for i, t in enumerate(uniq) if t in foreign]] = self.crosslingual.encode(list(foreign))
+            if not is_foreign.all():
+                vecs[~is_foreign] = self._embed_minilm([t for t in uniq if t not in foreign])
+            if is_foreign.any():
+                vecs[is_foreign] = self.crosslingual.encode(list(foreign))  # same order: foreign keeps uniq's
             vecs.flags.writeable = False  # cached rows are shared: keep them immutable
             for text, vec in zip(uniq, vecs, strict=True):
                 self._cache.put(text, vec)
