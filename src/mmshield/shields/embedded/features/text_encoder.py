@@ -23,6 +23,7 @@ import numpy as np
 
 from mmshield.errors import MMShieldError
 from mmshield.shields.embedded.features.cache import LRUCache, cache_dir
+from mmshield.shields.embedded.features.crosslingual import CrossLingualEncoder, needs_crosslingual
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +196,7 @@ class TextEncoder:
         self.parallel = precision == "int8" and self.threads > 1
         self._pool = None
         self.multilingual = multilingual
-        self._xl = None
+        self._xl: CrossLingualEncoder | None = None
         self._assets = assets
         self._cache: LRUCache[str, np.ndarray] = LRUCache(cache_size)
         self._lock = threading.Lock()
@@ -214,11 +215,9 @@ class TextEncoder:
         return f"{sig}|{self.crosslingual.signature()}" if self.multilingual else sig
 
     @property
-    def crosslingual(self):
-        """The encoder for text MiniLM cannot read (`features.crosslingual`), created on first use."""
+    def crosslingual(self) -> CrossLingualEncoder:
+        """The encoder for text MiniLM cannot read (`features.crosslingual`); its model loads on first use."""
         if self._xl is None:
-            from mmshield.shields.embedded.features.crosslingual import CrossLingualEncoder
-
             self._xl = CrossLingualEncoder()
         return self._xl
 
@@ -295,8 +294,6 @@ class TextEncoder:
         """The texts (ordered set) that take the cross-lingual path: none unless `multilingual`."""
         if not self.multilingual:
             return {}
-        from mmshield.shields.embedded.features.crosslingual import needs_crosslingual
-
         return {t: None for t in texts if needs_crosslingual(t)}
 
     def _embed_minilm(self, texts: list[str]) -> np.ndarray:
