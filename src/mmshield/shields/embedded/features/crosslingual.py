@@ -93,6 +93,46 @@ def needs_crosslingual(text: str) -> bool:
     return other >= 2 and other > 2 * sum(w in _EN for w in words)
 
 
+_SEGMENT_BREAK = re.compile(r"[.!?;:\n¿¡\"“”«»()\[\]]+\s*|(?<=[。！？；：])|\s{2,}")
+MIN_SEGMENT_LETTERS = 6
+_ENGLISH_TOO = frozenset("die im per den war hat son dan am".split())
+"""Function words of other languages that informal English also writes ("im gonna die"): a short clause does
+not count them."""
+MAX_FOREIGN_CHARS = MAX_CHARS
+
+
+def _foreign_segment(segment: str) -> bool:
+    """A sentence or clause MiniLM cannot read. Stricter than `needs_crosslingual` where a short clause decides on
+    few letters: at least 4 letters of another script (and a fifth of all its letters), at least 4 marked letters
+    (a fifth of all: Vietnamese, not "crème brûlée" or a name), or, in 4 words or more, 2 distinct function words
+    of another language outnumbering the English ones."""
+    letters = [ch for ch in segment if ch.isalpha()]
+    if len(letters) < 4:
+        return False
+    script = sum(ord(ch) > 0x24F for ch in letters)
+    if script >= 4 and script >= 0.2 * len(letters):
+        return True
+    if len(letters) < MIN_SEGMENT_LETTERS:
+        return False
+    marked = sum(_marked(ch) for ch in letters if ord(ch) > 127)
+    if marked >= 4 and marked >= 0.2 * len(letters):
+        return True
+    words = [w.lower() for w in _WORD.findall(segment)]
+    other = [w for w in words if w in _OTHER and w not in _ENGLISH_TOO]
+    return len(words) >= 4 and len(set(other)) >= 2 and len(other) > sum(w in _EN for w in words)
+
+
+def foreign_part(text: str) -> str | None:
+    """The sentences of a mostly English `text` that MiniLM cannot read, joined (at most MAX_FOREIGN_CHARS), or
+    None. A request in another language inside an English jailbreak template is such a part: the whole text
+    stays English to `needs_crosslingual`, and MiniLM alone would not understand the request."""
+    if text.isascii() and " " not in text:
+        return None
+    parts = [seg.strip() for seg in _SEGMENT_BREAK.split(text)]
+    found = " ".join(seg for seg in parts if seg and _foreign_segment(seg))
+    return found[:MAX_FOREIGN_CHARS] or None
+
+
 class CrossLingualError(MMShieldError, RuntimeError):
     """The multilingual encoder or its projection cannot be loaded."""
 

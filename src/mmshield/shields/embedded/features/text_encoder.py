@@ -23,7 +23,11 @@ import numpy as np
 
 from mmshield.errors import MMShieldError
 from mmshield.shields.embedded.features.cache import LRUCache, cache_dir
-from mmshield.shields.embedded.features.crosslingual import CrossLingualEncoder, needs_crosslingual
+from mmshield.shields.embedded.features.crosslingual import (
+    CrossLingualEncoder,
+    foreign_part,
+    needs_crosslingual,
+)
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +160,10 @@ class TextEncoder:
     `long_texts="truncate"` keeps only the first `max_tokens` word pieces. Texts that fit in one window are
     embedded the same way in every mode. `encode_chunks` returns the windows' embeddings themselves.
     With `multilingual` (the default), a text MiniLM cannot read (`crosslingual.needs_crosslingual`) is embedded
-    by multilingual-e5-small mapped into MiniLM's space instead (`crosslingual.CrossLingualEncoder`).
+    by multilingual-e5-small mapped into MiniLM's space instead (`crosslingual.CrossLingualEncoder`). A mostly
+    English text with sentences in another language (`crosslingual.foreign_part`: a foreign request inside an
+    English template) keeps its MiniLM embedding, with the cross-lingual embedding of those sentences added at
+    the same weight (as "windows+tail" adds the tail), then normalised.
     """
 
     def __init__(
@@ -212,7 +219,7 @@ class TextEncoder:
         """What decides an embedding besides the text (for caches keyed by text)."""
         model = self._assets.onnx.name if self._assets is not None else "all-MiniLM-L6-v2"
         sig = f"{model}|{self.precision}|{self.max_tokens}|{self.long_texts}:{self.max_windows}"
-        return f"{sig}|{self.crosslingual.signature()}" if self.multilingual else sig
+        return f"{sig}|{self.crosslingual.signature()}+parts" if self.multilingual else sig
 
     @property
     def crosslingual(self) -> CrossLingualEncoder:
@@ -281,7 +288,8 @@ class TextEncoder:
             is_foreign = np.array([t in foreign for t in uniq], dtype=bool)
             vecs = np.empty((len(uniq), EMB_DIM), dtype=np.float32)
             if not is_foreign.all():
-                vecs[~is_foreign] = self._embed_minilm([t for t in uniq if t not in foreign])
+                english = [t for t in uniq if t not in foreign]
+                vecs[~is_foreign] = self._with_foreign_parts(english, self._embed_minilm(english))
             if is_foreign.any():
                 vecs[is_foreign] = self.crosslingual.encode(list(foreign))  # same order: foreign keeps uniq's
             vecs.flags.writeable = False  # cached rows are shared: keep them immutable
@@ -295,6 +303,17 @@ class TextEncoder:
         if not self.multilingual:
             return {}
         return {t: None for t in texts if needs_crosslingual(t)}
+
+    def _with_foreign_parts(self, texts: list[str], vecs: np.ndarray) -> np.ndarray:
+        """`vecs` (MiniLM embeddings of `texts`) with each text's foreign sentences, if any, added at equal weight
+        through the cross-lingual path and renormalised; unchanged unless `multilingual`."""
+        if not self.multilingual:
+            return vecs
+        parts = {i: part for i, t in enumerate(texts) if (part := foreign_part(t))}
+        if parts:
+            added = vecs[list(parts)] + self.crosslingual.encode(list(parts.values()))
+            vecs[list(parts)] = added / np.maximum(np.linalg.norm(added, axis=1, keepdims=True), 1e-12)
+        return vecs
 
     def _embed_minilm(self, texts: list[str]) -> np.ndarray:
         """MiniLM embeddings of `texts` (long ones per `long_texts`)."""
