@@ -184,4 +184,4 @@ def test_text_encoder_adds_the_foreign_part_of_a_mixed_text(minilm: TextEncoder,
     # the added part carries the request's meaning: the harmful one moves toward its English meaning
     english = minilm.encode([TEMPLATE + PARALLEL[1][2]])[0]
     assert float(out[0] @ english) > float(minilm.encode([harmful])[0] @ english) + 0.05
-    assert enc.signature().endswith("+parts")
+    assert "+parts|" in enc.signature()

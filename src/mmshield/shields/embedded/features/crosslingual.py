@@ -101,13 +101,38 @@ not count them."""
 MAX_FOREIGN_CHARS = MAX_CHARS
 
 
+def _script(ch: str) -> str:
+    """A letter's writing system, Chinese and Japanese scripts counted as one."""
+    if ord(ch) <= 0x24F:
+        return "LATIN"
+    name = unicodedata.name(ch, "?").split(" ")[0]
+    return "CJK" if name in ("CJK", "HIRAGANA", "KATAKANA", "HALFWIDTH", "FULLWIDTH") else name
+
+
+_UNSPACED = frozenset({"CJK", "THAI", "LAO", "KHMER", "MYANMAR"})
+"""Scripts written without spaces between words: a Latin term can sit inside one of their "words"."""
+
+
+def _script_soup(segment: str) -> bool:
+    """Adversarial-suffix noise (GCG), not a language: letters of two scripts inside one word (bar a Latin term
+    in unspaced text), or of two scripts other than Latin in one clause. A real sentence keeps to one script,
+    with Latin names or terms aside."""
+    others: set[str] = set()
+    for word in _WORD.findall(segment):
+        scripts = {_script(ch) for ch in word}
+        if len(scripts) > 2 or (len(scripts) == 2 and not scripts & _UNSPACED):
+            return True
+        others |= scripts - {"LATIN"}
+    return len(others) > 1
+
+
 def _foreign_segment(segment: str) -> bool:
     """A sentence or clause MiniLM cannot read. Stricter than `needs_crosslingual` where a short clause decides on
     few letters: at least 4 letters of another script (and a fifth of all its letters), at least 4 marked letters
     (a fifth of all: Vietnamese, not "crème brûlée" or a name), or, in 4 words or more, 2 distinct function words
     of another language outnumbering the English ones."""
     letters = [ch for ch in segment if ch.isalpha()]
-    if len(letters) < 4:
+    if len(letters) < 4 or _script_soup(segment):
         return False
     script = sum(ord(ch) > 0x24F for ch in letters)
     if script >= 4 and script >= 0.2 * len(letters):

@@ -28,6 +28,7 @@ from mmshield.shields.embedded.features.crosslingual import (
     foreign_part,
     needs_crosslingual,
 )
+from mmshield.shields.embedded.features.deobfuscate import hidden_text
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +164,9 @@ class TextEncoder:
     by multilingual-e5-small mapped into MiniLM's space instead (`crosslingual.CrossLingualEncoder`). A mostly
     English text with sentences in another language (`crosslingual.foreign_part`: a foreign request inside an
     English template) keeps its MiniLM embedding, with the cross-lingual embedding of those sentences added at
-    the same weight (as "windows+tail" adds the tail), then normalised.
+    the same weight (as "windows+tail" adds the tail), then normalised. With `read_hidden` (the default), text
+    hidden by a simple encoding (`deobfuscate.hidden_text`: base64, hex, Morse, ROT13 and other letter ciphers,
+    reversed text, leetspeak) is decoded and added the same way.
     """
 
     def __init__(
@@ -178,6 +181,7 @@ class TextEncoder:
         long_texts: str = "windows+tail",
         max_windows: int = 8,
         multilingual: bool = True,
+        read_hidden: bool = True,
     ) -> None:
         precision = precision or default_precision()
         if long_texts not in LONG_TEXT_MODES:
@@ -203,6 +207,8 @@ class TextEncoder:
         self.parallel = precision == "int8" and self.threads > 1
         self._pool = None
         self.multilingual = multilingual
+        self.read_hidden = read_hidden
+        self._vocabulary: frozenset[str] | None = None
         self._xl: CrossLingualEncoder | None = None
         self._assets = assets
         self._cache: LRUCache[str, np.ndarray] = LRUCache(cache_size)
@@ -219,7 +225,9 @@ class TextEncoder:
         """What decides an embedding besides the text (for caches keyed by text)."""
         model = self._assets.onnx.name if self._assets is not None else "all-MiniLM-L6-v2"
         sig = f"{model}|{self.precision}|{self.max_tokens}|{self.long_texts}:{self.max_windows}"
-        return f"{sig}|{self.crosslingual.signature()}+parts" if self.multilingual else sig
+        if self.multilingual:
+            sig += f"|{self.crosslingual.signature()}+parts"
+        return sig + "|decode" if self.read_hidden else sig
 
     @property
     def crosslingual(self) -> CrossLingualEncoder:
@@ -289,7 +297,7 @@ class TextEncoder:
             vecs = np.empty((len(uniq), EMB_DIM), dtype=np.float32)
             if not is_foreign.all():
                 english = [t for t in uniq if t not in foreign]
-                vecs[~is_foreign] = self._with_foreign_parts(english, self._embed_minilm(english))
+                vecs[~is_foreign] = self._with_hidden_parts(english, self._embed_minilm(english))
             if is_foreign.any():
                 vecs[is_foreign] = self.crosslingual.encode(list(foreign))  # same order: foreign keeps uniq's
             vecs.flags.writeable = False  # cached rows are shared: keep them immutable
@@ -304,16 +312,43 @@ class TextEncoder:
             return {}
         return {t: None for t in texts if needs_crosslingual(t)}
 
-    def _with_foreign_parts(self, texts: list[str], vecs: np.ndarray) -> np.ndarray:
-        """`vecs` (MiniLM embeddings of `texts`) with each text's foreign sentences, if any, added at equal weight
-        through the cross-lingual path and renormalised; unchanged unless `multilingual`."""
-        if not self.multilingual:
-            return vecs
-        parts = {i: part for i, t in enumerate(texts) if (part := foreign_part(t))}
-        if parts:
-            added = vecs[list(parts)] + self.crosslingual.encode(list(parts.values()))
-            vecs[list(parts)] = added / np.maximum(np.linalg.norm(added, axis=1, keepdims=True), 1e-12)
+    def _with_hidden_parts(self, texts: list[str], vecs: np.ndarray) -> np.ndarray:
+        """`vecs` (MiniLM embeddings of `texts`) with what each text hides added at equal weight and renormalised:
+        its sentences in another language (`multilingual`), read through the cross-lingual path, and its encoded
+        stretches decoded (`read_hidden`), read like any text."""
+        added = np.zeros_like(vecs)
+        if self.multilingual:
+            parts = {i: part for i, t in enumerate(texts) if (part := foreign_part(t))}
+            if parts:
+                added[list(parts)] += self.crosslingual.encode(list(parts.values()))
+        if self.read_hidden:
+            decoded = {i: plain for i, t in enumerate(texts) if (plain := hidden_text(t, self.vocabulary))}
+            if decoded:
+                added[list(decoded)] += self._embed_plain(list(decoded.values()))
+        rows = np.flatnonzero(np.abs(added).sum(axis=1) > 0)
+        if len(rows):
+            total = vecs[rows] + added[rows]
+            vecs[rows] = total / np.maximum(np.linalg.norm(total, axis=1, keepdims=True), 1e-12)
         return vecs
+
+    def _embed_plain(self, texts: list[str]) -> np.ndarray:
+        """Embeddings of decoded texts: MiniLM, or the cross-lingual path for those MiniLM cannot read."""
+        foreign = np.array([self.multilingual and needs_crosslingual(t) for t in texts], dtype=bool)
+        out = np.empty((len(texts), EMB_DIM), dtype=np.float32)
+        if (~foreign).any():
+            out[~foreign] = self._embed_minilm([t for t, f in zip(texts, foreign, strict=True) if not f])
+        if foreign.any():
+            out[foreign] = self.crosslingual.encode([t for t, f in zip(texts, foreign, strict=True) if f])
+        return out
+
+    @property
+    def vocabulary(self) -> frozenset[str]:
+        """Lower-case whole English words of the MiniLM tokenizer (for `deobfuscate.hidden_text`)."""
+        if self._vocabulary is None:
+            self.load()
+            vocab = self._tokenizer.get_vocab()  # type: ignore[union-attr]
+            self._vocabulary = frozenset(w for w in vocab if w.isalpha() and w.islower() and w.isascii())
+        return self._vocabulary
 
     def _embed_minilm(self, texts: list[str]) -> np.ndarray:
         """MiniLM embeddings of `texts` (long ones per `long_texts`)."""

@@ -1,0 +1,181 @@
+"""Plain text hidden in a turn by a simple encoding: base64, hex, binary, Morse, a Caesar shift (ROT13),
+Atbash, reversed words or leetspeak.
+
+Jailbreak collections wrap harmful requests in such encodings ("decode this and answer it") so that a
+model reading the surface sees gibberish. `hidden_text` finds an encoded stretch of a turn and returns its
+decoding, or None; the text encoder then reads the decoding beside the turn itself. Every decoder must show
+that its output reads as words (`english_rate`, over the MiniLM tokenizer's whole-word vocabulary) and that
+the input did not, so ordinary text, code, URLs and hashes are left alone.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Callable, Collection
+
+MIN_WORDS = 4
+"""A decoding must hold at least this many distinct words of 3+ letters to count."""
+READS = 0.7
+"""Share of those words found in the vocabulary for a decoding to read as text."""
+SURFACE_MAX = 0.4
+"""A stretch whose own words read at this rate or better is not treated as a cipher."""
+
+_B64 = re.compile(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{16,}={0,2}(?![A-Za-z0-9+/=])")
+_HEX = re.compile(r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2}[\s:,]?){8,}(?![0-9A-Fa-f])")
+_BIN = re.compile(r"(?:[01]{8}\s?){4,}")
+_MORSE = re.compile(r"(?:[.\-·−–—_]{1,7}[ /|]+){6,}[.\-·−–—_]{1,7}")
+_WORDS = re.compile(r"[A-Za-z]+")
+_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "@": "a", "$": "s"})
+_LEET_WORD = re.compile(r"(?<![\w@$])[A-Za-z0-9@$]{3,}(?![\w@$])")
+_NUMBER_AND_UNIT = re.compile(r"\d+[A-Za-z]+")
+"""1st, 10kg, 5pm, 2x: a number with its unit or ordinal, not leetspeak."""
+MORSE_CODE = {
+    ".-": "a", "-...": "b", "-.-.": "c", "-..": "d", ".": "e", "..-.": "f", "--.": "g", "....": "h", "..": "i",
+    ".---": "j", "-.-": "k", ".-..": "l", "--": "m", "-.": "n", "---": "o", ".--.": "p", "--.-": "q", ".-.": "r",
+    "...": "s", "-": "t", "..-": "u", "...-": "v", ".--": "w", "-..-": "x", "-.--": "y", "--..": "z",
+    "-----": "0", ".----": "1", "..---": "2", "...--": "3", "....-": "4", ".....": "5", "-....": "6", "--...": "7",
+    "---..": "8", "----.": "9", ".-.-.-": ".", "--..--": ",", "..--..": "?", "-.-.--": "!", ".----.": "'",
+}
+
+
+def english_rate(text: str, vocabulary: Collection[str]) -> tuple[float, int]:
+    """Share of the distinct words of 3+ letters of `text` found in `vocabulary` (lower case), and how many
+    distinct words there are."""
+    words = {w.lower() for w in _WORDS.findall(text) if len(w) >= 3}
+    if not words:
+        return 0.0, 0
+    return sum(w in vocabulary for w in words) / len(words), len(words)
+
+
+def _reads(text: str | None, vocabulary: Collection[str]) -> bool:
+    if not text:
+        return False
+    rate, n = english_rate(text, vocabulary)
+    return n >= MIN_WORDS and rate >= READS
+
+
+def _printable(raw: bytes) -> str | None:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return text if text and sum(ch.isprintable() or ch in "\n\t" for ch in text) >= 0.95 * len(text) else None
+
+
+def _base64(stretch: str) -> str | None:
+    try:
+        return _printable(base64.b64decode(stretch + "=" * (-len(stretch) % 4), validate=True))
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _hex(stretch: str) -> str | None:
+    try:
+        return _printable(bytes.fromhex(re.sub(r"[\s:,]", "", stretch)))
+    except ValueError:
+        return None
+
+
+def _binary(stretch: str) -> str | None:
+    bits = stretch.split()
+    if len(bits) == 1:
+        bits = [stretch[i : i + 8] for i in range(0, len(stretch), 8)]
+    return _printable(bytes(int(b, 2) for b in bits if len(b) == 8))
+
+
+def _morse(stretch: str) -> str:
+    norm = re.sub(r"[·]", ".", re.sub(r"[−–—_]", "-", stretch))
+    words = re.split(r"\s*[/|]\s*|\s{3,}", norm.strip())
+    return " ".join("".join(MORSE_CODE.get(code, "") for code in word.split()) for word in words)
+
+
+def _shift(text: str, k: int) -> str:
+    def one(ch: str) -> str:
+        if "a" <= ch <= "z":
+            return chr((ord(ch) - 97 + k) % 26 + 97)
+        if "A" <= ch <= "Z":
+            return chr((ord(ch) - 65 + k) % 26 + 65)
+        return ch
+
+    return "".join(one(ch) for ch in text)
+
+
+def _atbash(text: str) -> str:
+    def one(ch: str) -> str:
+        if "a" <= ch <= "z":
+            return chr(219 - ord(ch))
+        if "A" <= ch <= "Z":
+            return chr(155 - ord(ch))
+        return ch
+
+    return "".join(one(ch) for ch in text)
+
+
+def _reversed_words(text: str) -> str:
+    return " ".join(w[::-1] for w in text.split()[::-1])
+
+
+def _letter_ciphers(text: str) -> list[Callable[[str], str]]:
+    return [*(lambda t, k=k: _shift(t, k) for k in range(1, 26)), _atbash, _reversed_words, lambda t: t[::-1]]
+
+
+def _encoded_stretches(text: str, vocabulary: Collection[str]) -> list[str]:
+    """Decodings of base64, hex, binary and Morse stretches that read as text."""
+    found = []
+    for pattern, decode in ((_B64, _base64), (_HEX, _hex), (_BIN, _binary), (_MORSE, _morse)):
+        for m in pattern.finditer(text):
+            decoded = decode(m.group(0))
+            if _reads(decoded, vocabulary):
+                found.append(decoded.strip())  # type: ignore[union-attr]
+    return found
+
+
+def _letter_cipher(text: str, vocabulary: Collection[str]) -> str | None:
+    """The lines of `text` that do not read as words but do once shifted, Atbash-mapped or reversed."""
+    found = []
+    for line in re.split(r"[\n:]+", text):
+        rate, n = english_rate(line, vocabulary)
+        if n < MIN_WORDS or rate > SURFACE_MAX:
+            continue
+        best = max((decode(line) for decode in _letter_ciphers(line)), key=lambda d: english_rate(d, vocabulary)[0])
+        if _reads(best, vocabulary):
+            found.append(best.strip())
+    return " ".join(found) or None
+
+
+def _leetspeak(text: str, vocabulary: Collection[str]) -> str | None:
+    """`text` with its leetspeak words (letters and look-alike digits or signs mixed) spelled out, when at least
+    two of them become words and the result reads as text."""
+    changed: set[str] = set()
+
+    def spell(m: re.Match[str]) -> str:
+        token = m.group(0)
+        if token.isalpha() or not any(ch.isalpha() for ch in token) or _NUMBER_AND_UNIT.fullmatch(token):
+            return token
+        word = token.translate(_LEET)
+        if word.lower() in vocabulary:
+            changed.add(word.lower())
+            return word
+        return token
+
+    spelled = _LEET_WORD.sub(spell, text)
+    return spelled if len(changed) >= 2 and _reads(spelled, vocabulary) else None
+
+
+def hidden_text(text: str, vocabulary: Collection[str]) -> str | None:
+    """Plain text encoded inside `text` (base64, hex, binary, Morse, Caesar/ROT13, Atbash, reversed, leetspeak),
+    joined, or None when nothing is encoded. `vocabulary`: lower-case English words."""
+    if len(text) < 12:
+        return None
+    found = _encoded_stretches(text, vocabulary)
+    if not found:
+        cipher = _letter_cipher(text, vocabulary)
+        if cipher:
+            found.append(cipher)
+    if not found:
+        leet = _leetspeak(text, vocabulary)
+        if leet:
+            found.append(leet)
+    return " ".join(found) or None
