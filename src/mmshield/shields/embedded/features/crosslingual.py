@@ -128,15 +128,20 @@ def _script_soup(segment: str) -> bool:
 
 def _foreign_segment(segment: str) -> bool:
     """A sentence or clause MiniLM cannot read. Stricter than `needs_crosslingual` where a short clause decides on
-    few letters: at least 4 letters of another script (and a fifth of all its letters), at least 4 marked letters
-    (a fifth of all: Vietnamese, not "crème brûlée" or a name), or, in 4 words or more, 2 distinct function words
-    of another language outnumbering the English ones."""
+    few letters: at least 4 letters of another script (for Chinese or Japanese a fifth of all its letters, for
+    a spaced script half of them, in 2 words or more: not a lone word of adversarial noise), at least 4 marked
+    letters (a fifth of all: Vietnamese, not "crème brûlée" or a name), or, in 4 words or more, 2 distinct
+    function words of another language outnumbering the English ones."""
     letters = [ch for ch in segment if ch.isalpha()]
     if len(letters) < 4 or _script_soup(segment):
         return False
-    script = sum(ord(ch) > 0x24F for ch in letters)
-    if script >= 4 and script >= 0.2 * len(letters):
-        return True
+    script = [ch for ch in letters if ord(ch) > 0x24F]
+    if len(script) >= 4:
+        if _script(script[0]) in _UNSPACED:  # a character is about a word: a fifth of the clause is a request
+            if len(script) >= 0.2 * len(letters):
+                return True
+        elif len(script) >= 0.5 * len(letters) and sum(ord(w[0]) > 0x24F for w in _WORD.findall(segment)) >= 2:
+            return True
     if len(letters) < MIN_SEGMENT_LETTERS:
         return False
     marked = sum(_marked(ch) for ch in letters if ord(ch) > 127)
