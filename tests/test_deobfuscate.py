@@ -11,7 +11,7 @@ import pytest
 from mmshield import Policy, get_shield
 from mmshield.dialogue import Dialogue, Turn
 from mmshield.shields.embedded.features import TextEncoder
-from mmshield.shields.embedded.features.deobfuscate import english_rate, hidden_text
+from mmshield.shields.embedded.features.deobfuscate import english_rate, hidden_text, respelled
 
 _spec = importlib.util.spec_from_file_location(
     "probe_encodings", Path(__file__).resolve().parents[1] / "benchmarks" / "probe_encodings.py")
@@ -37,18 +37,25 @@ def vocabulary() -> frozenset[str]:
     return TextEncoder().vocabulary
 
 
-@pytest.mark.parametrize("name", list(probe.ENCODINGS))
+@pytest.mark.parametrize("name", [n for n in probe.ENCODINGS if n != "leetspeak"])
 def test_each_encoding_is_decoded(vocabulary, name: str) -> None:
     decoded = hidden_text(probe.ENCODINGS[name](REQUEST), vocabulary)
     assert decoded is not None
-    words = {"build", "pipe", "bomb", "garage"}
-    found = {w.strip(".").lower() for w in decoded.split()} & words
-    assert len(found) >= 3 if name == "leetspeak" else found == words, decoded
+    assert {"build", "pipe", "bomb", "garage"} <= {w.strip(".").lower() for w in decoded.split()}, decoded
+
+
+def test_leetspeak_is_spelled_out(vocabulary) -> None:
+    text = probe.ENCODINGS["leetspeak"](REQUEST)
+    assert hidden_text(text, vocabulary) is None
+    spelled = respelled(text, vocabulary)
+    assert spelled is not None
+    assert {"explain", "build", "pipe", "bomb", "garage"} <= {w.strip(".") for w in spelled.lower().split()}
 
 
 @pytest.mark.parametrize("text", ORDINARY)
 def test_ordinary_text_hides_nothing(vocabulary, text: str) -> None:
     assert hidden_text(text, vocabulary) is None
+    assert respelled(text, vocabulary) is None
 
 
 def test_english_rate_counts_distinct_words(vocabulary) -> None:
@@ -63,6 +70,8 @@ def test_encoder_adds_the_decoding_at_equal_weight() -> None:
     expected = plain.encode([text])[0] + plain.encode([hidden_text(text, enc.vocabulary) or ""])[0]
     np.testing.assert_allclose(got, expected / np.linalg.norm(expected), atol=1e-5)
     np.testing.assert_array_equal(enc.encode([ORDINARY[0]]), plain.encode([ORDINARY[0]]))
+    leet = probe.ENCODINGS["leetspeak"](REQUEST)
+    np.testing.assert_array_equal(enc.encode([leet]), plain.encode([respelled(leet, enc.vocabulary) or ""]))
     assert enc.signature().endswith("|decode") and not plain.signature().endswith("|decode")
 
 

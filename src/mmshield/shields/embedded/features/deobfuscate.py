@@ -3,7 +3,8 @@ Atbash, reversed words or leetspeak.
 
 Jailbreak collections wrap harmful requests in such encodings ("decode this and answer it") so that a
 model reading the surface sees gibberish. `hidden_text` finds an encoded stretch of a turn and returns its
-decoding, or None; the text encoder then reads the decoding beside the turn itself. Every decoder must show
+decoding, or None; the text encoder then reads the decoding beside the turn itself. `respelled` spells a
+leetspeak turn out ("h0w t0 m4k3" -> "how to make"); the text encoder reads that spelling instead of the turn. Every decoder must show
 that its output reads as words (`english_rate`, over the MiniLM tokenizer's whole-word vocabulary) and that
 the input did not, so ordinary text, code, URLs and hashes are left alone.
 """
@@ -145,28 +146,27 @@ def _letter_cipher(text: str, vocabulary: Collection[str]) -> str | None:
     return " ".join(found) or None
 
 
-def _leetspeak(text: str, vocabulary: Collection[str]) -> str | None:
-    """`text` with its leetspeak words (letters and look-alike digits or signs mixed) spelled out, when at least
-    two of them become words and the result reads as text."""
-    changed: set[str] = set()
+def _mixed(token: str) -> bool:
+    """Letters and look-alike digits or signs in one token."""
+    return not token.isalpha() and any(ch.isalpha() for ch in token)
 
-    def spell(m: re.Match[str]) -> str:
-        token = m.group(0)
-        if token.isalpha() or not any(ch.isalpha() for ch in token) or _NUMBER_AND_UNIT.fullmatch(token):
-            return token
-        word = token.translate(_LEET)
-        if word.lower() in vocabulary:
-            changed.add(word.lower())
-            return word
-        return token
 
-    spelled = _LEET_WORD.sub(spell, text)
-    return spelled if len(changed) >= 2 and _reads(spelled, vocabulary) else None
+def respelled(text: str, vocabulary: Collection[str]) -> str | None:
+    """`text` with its leetspeak spelled out, or None when it is not leetspeak: at least two distinct mixed tokens
+    must spell vocabulary words (a number with its unit, "1st" or "10kg", does not count). Then every mixed token
+    is spelled out, words the vocabulary lacks ("m37h4mph374m1n3") included, and the result must read as text."""
+    tokens = [m.group(0) for m in _LEET_WORD.finditer(text)]
+    words = {t.translate(_LEET).lower() for t in tokens if _mixed(t) and not _NUMBER_AND_UNIT.fullmatch(t)}
+    if sum(w in vocabulary for w in words) < 2:
+        return None
+    spelled = _LEET_WORD.sub(lambda m: m.group(0).translate(_LEET) if _mixed(m.group(0)) else m.group(0), text)
+    return spelled if _reads(spelled, vocabulary) else None
 
 
 def hidden_text(text: str, vocabulary: Collection[str]) -> str | None:
-    """Plain text encoded inside `text` (base64, hex, binary, Morse, Caesar/ROT13, Atbash, reversed, leetspeak),
-    joined, or None when nothing is encoded. `vocabulary`: lower-case English words."""
+    """Plain text encoded inside `text` (base64, hex, binary, Morse, Caesar/ROT13, Atbash, reversed), joined, or
+    None when nothing is encoded. `vocabulary`: lower-case English words. (Leetspeak is not hidden text but a
+    spelling of the text itself: see `respelled`.)"""
     if len(text) < 12:
         return None
     found = _encoded_stretches(text, vocabulary)
@@ -174,8 +174,4 @@ def hidden_text(text: str, vocabulary: Collection[str]) -> str | None:
         cipher = _letter_cipher(text, vocabulary)
         if cipher:
             found.append(cipher)
-    if not found:
-        leet = _leetspeak(text, vocabulary)
-        if leet:
-            found.append(leet)
     return " ".join(found) or None

@@ -28,7 +28,7 @@ from mmshield.shields.embedded.features.crosslingual import (
     foreign_part,
     needs_crosslingual,
 )
-from mmshield.shields.embedded.features.deobfuscate import hidden_text
+from mmshield.shields.embedded.features.deobfuscate import hidden_text, respelled
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +166,8 @@ class TextEncoder:
     English template) keeps its MiniLM embedding, with the cross-lingual embedding of those sentences added at
     the same weight (as "windows+tail" adds the tail), then normalised. With `read_hidden` (the default), text
     hidden by a simple encoding (`deobfuscate.hidden_text`: base64, hex, Morse, ROT13 and other letter ciphers,
-    reversed text, leetspeak) is decoded and added the same way.
+    reversed text) is decoded and added the same way, and a leetspeak text is read as spelled out
+    (`deobfuscate.respelled`).
     """
 
     def __init__(
@@ -297,7 +298,7 @@ class TextEncoder:
             vecs = np.empty((len(uniq), EMB_DIM), dtype=np.float32)
             if not is_foreign.all():
                 english = [t for t in uniq if t not in foreign]
-                vecs[~is_foreign] = self._with_hidden_parts(english, self._embed_minilm(english))
+                vecs[~is_foreign] = self._with_hidden_parts(english, self._embed_minilm(self._respelled(english)))
             if is_foreign.any():
                 vecs[is_foreign] = self.crosslingual.encode(list(foreign))  # same order: foreign keeps uniq's
             vecs.flags.writeable = False  # cached rows are shared: keep them immutable
@@ -330,6 +331,12 @@ class TextEncoder:
             total = vecs[rows] + added[rows]
             vecs[rows] = total / np.maximum(np.linalg.norm(total, axis=1, keepdims=True), 1e-12)
         return vecs
+
+    def _respelled(self, texts: list[str]) -> list[str]:
+        """`texts` with leetspeak spelled out (`read_hidden`): what MiniLM reads in their place."""
+        if not self.read_hidden:
+            return texts
+        return [respelled(t, self.vocabulary) or t for t in texts]
 
     def _embed_plain(self, texts: list[str]) -> np.ndarray:
         """Embeddings of decoded texts: MiniLM, or the cross-lingual path for those MiniLM cannot read."""
