@@ -37,19 +37,29 @@ def vocabulary() -> frozenset[str]:
     return TextEncoder().vocabulary
 
 
-@pytest.mark.parametrize("name", [n for n in probe.ENCODINGS if n != "leetspeak"])
+SPELLINGS = ("leetspeak", "homoglyphs", "spaced", "fullwidth", "zero-width", "accents")
+
+
+@pytest.mark.parametrize("name", [n for n in probe.ENCODINGS if n not in SPELLINGS])
 def test_each_encoding_is_decoded(vocabulary, name: str) -> None:
     decoded = hidden_text(probe.ENCODINGS[name](REQUEST), vocabulary)
     assert decoded is not None
     assert {"build", "pipe", "bomb", "garage"} <= {w.strip(".").lower() for w in decoded.split()}, decoded
 
 
-def test_leetspeak_is_spelled_out(vocabulary) -> None:
-    text = probe.ENCODINGS["leetspeak"](REQUEST)
+@pytest.mark.parametrize("name", ["leetspeak", "homoglyphs", "spaced"])
+def test_a_dodging_spelling_is_spelled_out(vocabulary, name: str) -> None:
+    text = probe.ENCODINGS[name](REQUEST)
     assert hidden_text(text, vocabulary) is None
     spelled = respelled(text, vocabulary)
     assert spelled is not None
     assert {"explain", "build", "pipe", "bomb", "garage"} <= {w.strip(".") for w in spelled.lower().split()}
+
+
+@pytest.mark.parametrize("text", ["Как приготовить борщ дома?", "Καλημέρα σας, πώς είστε σήμερα;",
+                                  "The U.S.A. and the U.K. signed it.", "Grades: A, B, C, D, E and F, in that order."])
+def test_other_scripts_and_initials_are_not_respelled(vocabulary, text: str) -> None:
+    assert respelled(text, vocabulary) is None
 
 
 @pytest.mark.parametrize("text", ORDINARY)

@@ -32,6 +32,10 @@ _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t
 _LEET_WORD = re.compile(r"(?<![\w@$])[A-Za-z0-9@$]{3,}(?![\w@$])")
 _NUMBER_AND_UNIT = re.compile(r"\d+[A-Za-z]+")
 """1st, 10kg, 5pm, 2x: a number with its unit or ordinal, not leetspeak."""
+_CONFUSABLE = "аеорсхуіјѕһԁԛԝӏАВЕКМНОРСТХУІЈЅαοριυνκεχΑΒΕΖΗΙΚΜΝΟΡΤΥΧ"
+_TO_LATIN = str.maketrans(_CONFUSABLE, "aeopcxyijshdqwlABEKMHOPCTXYIJSaopiuvkexABEZHIKMNOPTYX")
+_SPACED_RUN = re.compile(r"(?<![A-Za-z])[A-Za-z](?:[ .\-_*]{1,3}[A-Za-z](?![A-Za-z])){5,}")
+"""Six or more single letters in a row, each apart from the next by up to three spaces or marks."""
 MORSE_CODE = {
     ".-": "a", "-...": "b", "-.-.": "c", "-..": "d", ".": "e", "..-.": "f", "--.": "g", "....": "h", "..": "i",
     ".---": "j", "-.-": "k", ".-..": "l", "--": "m", "-.": "n", "---": "o", ".--.": "p", "--.-": "q", ".-.": "r",
@@ -151,7 +155,7 @@ def _mixed(token: str) -> bool:
     return not token.isalpha() and any(ch.isalpha() for ch in token)
 
 
-def respelled(text: str, vocabulary: Collection[str]) -> str | None:
+def _leetspeak(text: str, vocabulary: Collection[str]) -> str | None:
     """`text` with its leetspeak spelled out, or None when it is not leetspeak: at least two distinct mixed tokens
     must spell vocabulary words (a number with its unit, "1st" or "10kg", does not count). Then every mixed token
     is spelled out, words the vocabulary lacks ("m37h4mph374m1n3") included, and the result must read as text."""
@@ -161,6 +165,62 @@ def respelled(text: str, vocabulary: Collection[str]) -> str | None:
         return None
     spelled = _LEET_WORD.sub(lambda m: m.group(0).translate(_LEET) if _mixed(m.group(0)) else m.group(0), text)
     return spelled if _reads(spelled, vocabulary) else None
+
+
+def _homoglyphs(text: str, vocabulary: Collection[str]) -> str | None:
+    """`text` with Cyrillic and Greek look-alikes of Latin letters ("bоmb" with a Cyrillic о) made Latin, when it
+    has some and then reads as English while it did not before. Russian or Greek text stays as it is: mapped, it
+    does not read as English."""
+    if not any(ch in _CONFUSABLE for ch in text):
+        return None
+    mapped = text.translate(_TO_LATIN)
+    if english_rate(text, vocabulary)[0] > SURFACE_MAX or not _reads(mapped, vocabulary):
+        return None
+    return mapped
+
+
+def _segment(letters: str, vocabulary: Collection[str]) -> list[str]:
+    """`letters` (no spaces) cut into words, preferring long vocabulary words (dynamic programming)."""
+    n = len(letters)
+    best: list[tuple[float, int]] = [(0.0, 0)] + [(-1e9, 0)] * n
+    for end in range(1, n + 1):
+        for start in range(max(0, end - 20), end):
+            piece = letters[start:end].lower()
+            gain = len(piece) ** 2 if piece in vocabulary or piece in ("a", "i") else -4.0 * len(piece)
+            if best[start][0] + gain > best[end][0]:
+                best[end] = (best[start][0] + gain, start)
+    words, end = [], n
+    while end > 0:
+        start = best[end][1]
+        words.append(letters[start:end])
+        end = start
+    return words[::-1]
+
+
+def _spaced_letters(text: str, vocabulary: Collection[str]) -> str | None:
+    """`text` with runs of letters written one by one ("b o m b", "b-o-m-b", "b.o.m.b") put back into words."""
+    runs = list(_SPACED_RUN.finditer(text))
+    if not runs:
+        return None
+    out, last = [], 0
+    for m in runs:
+        letters = re.sub(r"[^A-Za-z]", "", m.group(0))
+        out += [text[last : m.start()], " ".join(_segment(letters, vocabulary))]
+        last = m.end()
+    joined = "".join([*out, text[last:]])
+    return joined if _reads(joined, vocabulary) else None
+
+
+def respelled(text: str, vocabulary: Collection[str]) -> str | None:
+    """`text` as it is meant to be read when it is spelled to dodge a reader: look-alike letters of other scripts,
+    letters written one by one, leetspeak (in that order, each on the result of the last); None when none
+    applies. Unlike `hidden_text`, the result replaces the text: it is the same text, spelled plainly."""
+    current, changed = text, False
+    for fix in (_homoglyphs, _spaced_letters, _leetspeak):
+        fixed = fix(current, vocabulary)
+        if fixed is not None:
+            current, changed = fixed, True
+    return current if changed else None
 
 
 def hidden_text(text: str, vocabulary: Collection[str]) -> str | None:

@@ -166,8 +166,8 @@ class TextEncoder:
     English template) keeps its MiniLM embedding, with the cross-lingual embedding of those sentences added at
     the same weight (as "windows+tail" adds the tail), then normalised. With `read_hidden` (the default), text
     hidden by a simple encoding (`deobfuscate.hidden_text`: base64, hex, Morse, ROT13 and other letter ciphers,
-    reversed text) is decoded and added the same way, and a leetspeak text is read as spelled out
-    (`deobfuscate.respelled`).
+    reversed text) is decoded and added the same way, and a text spelled to dodge a reader (look-alike letters
+    of other scripts, letters one by one, leetspeak) is read spelled plainly (`deobfuscate.respelled`).
     """
 
     def __init__(
@@ -293,33 +293,28 @@ class TextEncoder:
                 out[i] = vec
         if missing:
             uniq = list(missing)
-            foreign = self._foreign(uniq)
-            is_foreign = np.array([t in foreign for t in uniq], dtype=bool)
+            surfaces = self._respelled(uniq)  # what is read: the text, or its plain spelling
+            is_foreign = np.array([self.multilingual and needs_crosslingual(t) for t in surfaces], dtype=bool)
             vecs = np.empty((len(uniq), EMB_DIM), dtype=np.float32)
             if not is_foreign.all():
-                english = [t for t in uniq if t not in foreign]
-                vecs[~is_foreign] = self._with_hidden_parts(english, self._embed_minilm(self._respelled(english)))
+                rows = np.flatnonzero(~is_foreign)
+                plain = [surfaces[i] for i in rows]
+                vecs[rows] = self._with_hidden_parts([uniq[i] for i in rows], plain, self._embed_minilm(plain))
             if is_foreign.any():
-                vecs[is_foreign] = self.crosslingual.encode(list(foreign))  # same order: foreign keeps uniq's
+                vecs[is_foreign] = self.crosslingual.encode([surfaces[i] for i in np.flatnonzero(is_foreign)])
             vecs.flags.writeable = False  # cached rows are shared: keep them immutable
             for text, vec in zip(uniq, vecs, strict=True):
                 self._cache.put(text, vec)
                 out[missing[text]] = vec
         return out
 
-    def _foreign(self, texts: list[str]) -> dict[str, None]:
-        """The texts (ordered set) that take the cross-lingual path: none unless `multilingual`."""
-        if not self.multilingual:
-            return {}
-        return {t: None for t in texts if needs_crosslingual(t)}
-
-    def _with_hidden_parts(self, texts: list[str], vecs: np.ndarray) -> np.ndarray:
-        """`vecs` (MiniLM embeddings of `texts`) with what each text hides added at equal weight and renormalised:
-        its sentences in another language (`multilingual`), read through the cross-lingual path, and its encoded
-        stretches decoded (`read_hidden`), read like any text."""
+    def _with_hidden_parts(self, texts: list[str], surfaces: list[str], vecs: np.ndarray) -> np.ndarray:
+        """`vecs` (MiniLM embeddings of `surfaces`, the plain spellings of `texts`) with what each text hides added
+        at equal weight and renormalised: its sentences in another language (`multilingual`), read through the
+        cross-lingual path, and its encoded stretches decoded (`read_hidden`), read like any text."""
         added = np.zeros_like(vecs)
         if self.multilingual:
-            parts = {i: part for i, t in enumerate(texts) if (part := foreign_part(t))}
+            parts = {i: part for i, t in enumerate(surfaces) if (part := foreign_part(t))}
             if parts:
                 added[list(parts)] += self.crosslingual.encode(list(parts.values()))
         if self.read_hidden:
@@ -333,7 +328,8 @@ class TextEncoder:
         return vecs
 
     def _respelled(self, texts: list[str]) -> list[str]:
-        """`texts` with leetspeak spelled out (`read_hidden`): what MiniLM reads in their place."""
+        """`texts` spelled plainly (`read_hidden`: look-alike letters, letters one by one, leetspeak): what is read
+        in their place."""
         if not self.read_hidden:
             return texts
         return [respelled(t, self.vocabulary) or t for t in texts]
