@@ -23,7 +23,8 @@ class Evidence:
     text: str = ""
     """The snippet that mattered (turn text or OCR text)."""
     kind: str = "turn"
-    """`turn`, `image`, `ocr`, or `threshold` (the turn where risk crossed the threshold)."""
+    """`turn`, `image`, `ocr`, `decoded` (what an encoded or disguised turn says, as the shield read it), or
+    `threshold` (the turn where risk crossed the threshold)."""
 
 
 @dataclass

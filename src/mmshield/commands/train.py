@@ -208,7 +208,7 @@ def run_finetune(args: argparse.Namespace) -> int:
     tr.export_weights(model.to("cpu").float(), args.out, meta)
     # thresholds on dev through the shipped path (int8 encoder, numpy context model)
     dev = bundle_examples(bundle, dev_i, TextEncoder(assets=finetuned_assets(onnx), long_texts="truncate",
-                                                                  multilingual=False).encode)
+                                                     multilingual=False, read_hidden=False).encode)
     meta["thresholds"] = tr.calibrate(tr.side_scores(ContextModel.load(args.out), dev), dev)
     meta["train_seconds"] = round(time.time() - t0, 1)
     args.out.with_suffix(".json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")

@@ -11,6 +11,8 @@ def snippet(text: str, limit: int = 90) -> str:
 
 
 def _describe(ev: Evidence) -> str:
+    if ev.kind == "decoded":
+        return f"{ev.role} turn {ev.turn + 1}, decoded, reads \"{snippet(ev.text)}\""
     if ev.kind == "image":
         return f"Image{ev.image + 1 if ev.image is not None else '?'} in turn {ev.turn + 1} reads \"{snippet(ev.text, 60)}\""
     verb = "asks" if ev.role == "user" else "replies"
@@ -22,7 +24,7 @@ def unsafe_rationale(role: str, dimension: str, subdimension: str | None, score:
     """Why a side is Unsafe: the dimension, the decisive turn and images, and how risk built up."""
     sub = f" ({subdimension})" if subdimension else ""
     parts = [f"The {role} side violates {dimension}{sub} (score {score:.2f} >= threshold {threshold:.2f})."]
-    items = [_describe(e) for e in evidence if e.kind in ("turn", "image")]
+    items = [_describe(e) for e in evidence if e.kind in ("turn", "decoded", "image")]
     if items:
         parts.append("Evidence: " + "; ".join(items) + ".")
     if crossing_turn is not None and n_role_turns > 1:

@@ -228,6 +228,9 @@ class EmbeddedShield(BaseShield):
             f = trace.feats[i]
             ev.append(Evidence(turn=i, role=f.role, weight=round(float(per_turn[i]), 4), text=f.text[:500],
                                kind="turn"))
+            for reading in self._hidden_readings(f.text):
+                ev.append(Evidence(turn=i, role=f.role, weight=round(float(per_turn[i]), 4), text=reading[:500],
+                                   kind="decoded"))
             if f.images.per_image_text and i <= crossing:
                 for k, txt in enumerate(f.images.per_image_text):
                     if txt.strip() or f.images.sexual > 0.5 or f.images.gore > 0.5:
@@ -236,6 +239,11 @@ class EmbeddedShield(BaseShield):
         ev.append(Evidence(turn=crossing, role=role, weight=round(float(per_turn[crossing]), 4), kind="threshold",
                            text=f"risk crossed {th:.2f} here"))
         return ev
+
+    def _hidden_readings(self, text: str) -> list[str]:
+        """The decoded or plainly spelled text the encoder read in a turn (encodings, leetspeak), if any."""
+        readings = getattr(self.encoder.text_encoder, "hidden_readings", None)
+        return readings(text) if readings is not None and text else []
 
     def _subdimension(self, dim: str, feat: TurnFeatures) -> str | None:
         d = next((x for x in load_taxonomy() if x.name == dim), None)

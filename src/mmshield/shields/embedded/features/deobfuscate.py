@@ -1,12 +1,13 @@
-"""Plain text hidden in a turn by a simple encoding: base64, hex, binary, Morse, a Caesar shift (ROT13),
-Atbash, reversed words or leetspeak.
+"""Text hidden from a reader that reads the surface: encoded (base64, hex, binary, Morse, a Caesar shift such
+as ROT13, Atbash, reversed) or spelled to dodge it (Cyrillic or Greek look-alike letters, letters written
+one by one, leetspeak).
 
-Jailbreak collections wrap harmful requests in such encodings ("decode this and answer it") so that a
-model reading the surface sees gibberish. `hidden_text` finds an encoded stretch of a turn and returns its
-decoding, or None; the text encoder then reads the decoding beside the turn itself. `respelled` spells a
-leetspeak turn out ("h0w t0 m4k3" -> "how to make"); the text encoder reads that spelling instead of the turn. Every decoder must show
-that its output reads as words (`english_rate`, over the MiniLM tokenizer's whole-word vocabulary) and that
-the input did not, so ordinary text, code, URLs and hashes are left alone.
+Jailbreak collections hide harmful requests this way ("decode this and answer it") so that a model reading
+the surface sees gibberish. `hidden_text` finds an encoded stretch of a turn and returns its decoding, or
+None; the text encoder reads the decoding beside the turn. `respelled` returns the turn spelled plainly
+("h0w t0 m4k3" -> "how to make"), or None; the text encoder reads that spelling instead of the turn. Every
+decoding must read as words (`english_rate`, over the MiniLM tokenizer's whole-word vocabulary) where the
+surface did not, so ordinary text, code, URLs and hashes are left alone.
 """
 
 from __future__ import annotations
@@ -122,8 +123,8 @@ def _reversed_words(text: str) -> str:
     return " ".join(w[::-1] for w in text.split()[::-1])
 
 
-def _letter_ciphers(text: str) -> list[Callable[[str], str]]:
-    return [*(lambda t, k=k: _shift(t, k) for k in range(1, 26)), _atbash, _reversed_words, lambda t: t[::-1]]
+_LETTER_CIPHERS: list[Callable[[str], str]] = [
+    *(lambda t, k=k: _shift(t, k) for k in range(1, 26)), _atbash, _reversed_words, lambda t: t[::-1]]
 
 
 def _encoded_stretches(text: str, vocabulary: Collection[str]) -> list[str]:
@@ -144,7 +145,7 @@ def _letter_cipher(text: str, vocabulary: Collection[str]) -> str | None:
         rate, n = english_rate(line, vocabulary)
         if n < MIN_WORDS or rate > SURFACE_MAX:
             continue
-        best = max((decode(line) for decode in _letter_ciphers(line)), key=lambda d: english_rate(d, vocabulary)[0])
+        best = max((decode(line) for decode in _LETTER_CIPHERS), key=lambda d: english_rate(d, vocabulary)[0])
         if _reads(best, vocabulary):
             found.append(best.strip())
     return " ".join(found) or None

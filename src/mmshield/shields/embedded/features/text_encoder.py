@@ -344,9 +344,17 @@ class TextEncoder:
             out[foreign] = self.crosslingual.encode([t for t, f in zip(texts, foreign, strict=True) if f])
         return out
 
+    def hidden_readings(self, text: str) -> list[str]:
+        """What `encode` reads in `text` besides its surface (`read_hidden`): the decoding of its encoded stretches
+        and its plain spelling, when there are any (for evidence and rationales)."""
+        if not self.read_hidden:
+            return []
+        found = [respelled(text, self.vocabulary), hidden_text(text, self.vocabulary)]
+        return [r for r in found if r]
+
     @property
     def vocabulary(self) -> frozenset[str]:
-        """Lower-case whole English words of the MiniLM tokenizer (for `deobfuscate.hidden_text`)."""
+        """Lower-case whole English words of the MiniLM tokenizer (for `deobfuscate`: does a decoding read?)."""
         if self._vocabulary is None:
             self.load()
             vocab = self._tokenizer.get_vocab()  # type: ignore[union-attr]
