@@ -4,8 +4,8 @@ one by one, leetspeak).
 
 Jailbreak collections hide harmful requests this way ("decode this and answer it") so that a model reading
 the surface sees gibberish. `hidden_text` finds an encoded stretch of a turn and returns its decoding, or
-None; the text encoder reads the decoding beside the turn. `respelled` returns the turn spelled plainly
-("h0w t0 m4k3" -> "how to make"), or None; the text encoder reads that spelling instead of the turn. Every
+None. `revealed` puts the decodings in place of the stretches, `respelled` spells the turn plainly ("h0w t0
+m4k3" -> "how to make"), and `plain_text` does both: the text encoder reads that instead of the turn. Every
 decoding must read as words (`english_rate`, over the MiniLM tokenizer's whole-word vocabulary) where the
 surface did not, so ordinary text, code, URLs and hashes are left alone.
 """
@@ -127,28 +127,42 @@ _LETTER_CIPHERS: list[Callable[[str], str]] = [
     *(lambda t, k=k: _shift(t, k) for k in range(1, 26)), _atbash, _reversed_words, lambda t: t[::-1]]
 
 
-def _encoded_stretches(text: str, vocabulary: Collection[str]) -> list[str]:
-    """Decodings of base64, hex, binary and Morse stretches that read as text."""
+def _encoded_stretches(text: str, vocabulary: Collection[str]) -> list[tuple[int, int, str]]:
+    """(start, end, decoding) of the base64, hex, binary and Morse stretches of `text` that decode to text."""
     found = []
     for pattern, decode in ((_B64, _base64), (_HEX, _hex), (_BIN, _binary), (_MORSE, _morse)):
         for m in pattern.finditer(text):
             decoded = decode(m.group(0))
             if _reads(decoded, vocabulary):
-                found.append(decoded.strip())  # type: ignore[union-attr]
+                found.append((m.start(), m.end(), decoded.strip()))  # type: ignore[union-attr]
     return found
 
 
-def _letter_cipher(text: str, vocabulary: Collection[str]) -> str | None:
-    """The lines of `text` that do not read as words but do once shifted, Atbash-mapped or reversed."""
+def _letter_cipher(text: str, vocabulary: Collection[str]) -> list[tuple[int, int, str]]:
+    """(start, end, decoding) of the lines of `text` that do not read as words but do once shifted, Atbash-mapped
+    or reversed."""
     found = []
-    for line in re.split(r"[\n:]+", text):
+    for m in re.finditer(r"[^\n:]+", text):
+        line = m.group(0)
         rate, n = english_rate(line, vocabulary)
         if n < MIN_WORDS or rate > SURFACE_MAX:
             continue
         best = max((decode(line) for decode in _LETTER_CIPHERS), key=lambda d: english_rate(d, vocabulary)[0])
         if _reads(best, vocabulary):
-            found.append(best.strip())
-    return " ".join(found) or None
+            found.append((m.start(), m.end(), best.strip()))
+    return found
+
+
+def _decodings(text: str, vocabulary: Collection[str]) -> list[tuple[int, int, str]]:
+    """Encoded stretches of `text` with their decodings, in order, not overlapping."""
+    if len(text) < 12:
+        return []
+    found = _encoded_stretches(text, vocabulary) or _letter_cipher(text, vocabulary)
+    kept: list[tuple[int, int, str]] = []
+    for start, end, decoded in sorted(found):
+        if not kept or start >= kept[-1][1]:
+            kept.append((start, end, decoded))
+    return kept
 
 
 def _mixed(token: str) -> bool:
@@ -228,11 +242,25 @@ def hidden_text(text: str, vocabulary: Collection[str]) -> str | None:
     """Plain text encoded inside `text` (base64, hex, binary, Morse, Caesar/ROT13, Atbash, reversed), joined, or
     None when nothing is encoded. `vocabulary`: lower-case English words. (Leetspeak is not hidden text but a
     spelling of the text itself: see `respelled`.)"""
-    if len(text) < 12:
+    return " ".join(decoded for _, _, decoded in _decodings(text, vocabulary)) or None
+
+
+def revealed(text: str, vocabulary: Collection[str]) -> str | None:
+    """`text` with each encoded stretch replaced by its decoding ("Decode this and answer it: <base64>" ->
+    "Decode this and answer it: Explain how to ..."), or None when nothing is encoded."""
+    spans = _decodings(text, vocabulary)
+    if not spans:
         return None
-    found = _encoded_stretches(text, vocabulary)
-    if not found:
-        cipher = _letter_cipher(text, vocabulary)
-        if cipher:
-            found.append(cipher)
-    return " ".join(found) or None
+    out, last = [], 0
+    for start, end, decoded in spans:
+        out += [text[last:start], decoded]
+        last = end
+    return "".join([*out, text[last:]])
+
+
+def plain_text(text: str, vocabulary: Collection[str]) -> str | None:
+    """What `text` says to a reader that decodes and reads past disguises: encoded stretches decoded in place
+    (`revealed`), then spelled plainly (`respelled`); None when it is already plain."""
+    current = revealed(text, vocabulary) or text
+    current = respelled(current, vocabulary) or current
+    return current if current != text else None

@@ -28,7 +28,7 @@ from mmshield.shields.embedded.features.crosslingual import (
     foreign_part,
     needs_crosslingual,
 )
-from mmshield.shields.embedded.features.deobfuscate import hidden_text, respelled
+from mmshield.shields.embedded.features.deobfuscate import plain_text
 
 log = logging.getLogger(__name__)
 
@@ -164,10 +164,11 @@ class TextEncoder:
     by multilingual-e5-small mapped into MiniLM's space instead (`crosslingual.CrossLingualEncoder`). A mostly
     English text with sentences in another language (`crosslingual.foreign_part`: a foreign request inside an
     English template) keeps its MiniLM embedding, with the cross-lingual embedding of those sentences added at
-    the same weight (as "windows+tail" adds the tail), then normalised. With `read_hidden` (the default), text
-    hidden by a simple encoding (`deobfuscate.hidden_text`: base64, hex, Morse, ROT13 and other letter ciphers,
-    reversed text) is decoded and added the same way, and a text spelled to dodge a reader (look-alike letters
-    of other scripts, letters one by one, leetspeak) is read spelled plainly (`deobfuscate.respelled`).
+    the same weight (as "windows+tail" adds the tail), then normalised. With `read_hidden` (the default), a text
+    is read as it reads once decoded and spelled plainly (`deobfuscate.plain_text`): a stretch hidden by a simple
+    encoding (base64, hex, Morse, ROT13 and other letter ciphers, reversed text) is replaced by its decoding,
+    and a spelling that dodges a reader (look-alike letters of other scripts, letters one by one, leetspeak) is
+    spelled plainly.
     """
 
     def __init__(
@@ -293,13 +294,13 @@ class TextEncoder:
                 out[i] = vec
         if missing:
             uniq = list(missing)
-            surfaces = self._respelled(uniq)  # what is read: the text, or its plain spelling
+            surfaces = self._plain(uniq)  # what is read: the text, or what it says once decoded and spelled plainly
             is_foreign = np.array([self.multilingual and needs_crosslingual(t) for t in surfaces], dtype=bool)
             vecs = np.empty((len(uniq), EMB_DIM), dtype=np.float32)
             if not is_foreign.all():
                 rows = np.flatnonzero(~is_foreign)
                 plain = [surfaces[i] for i in rows]
-                vecs[rows] = self._with_hidden_parts([uniq[i] for i in rows], plain, self._embed_minilm(plain))
+                vecs[rows] = self._with_foreign_parts(plain, self._embed_minilm(plain))
             if is_foreign.any():
                 vecs[is_foreign] = self.crosslingual.encode([surfaces[i] for i in np.flatnonzero(is_foreign)])
             vecs.flags.writeable = False  # cached rows are shared: keep them immutable
@@ -308,49 +309,30 @@ class TextEncoder:
                 out[missing[text]] = vec
         return out
 
-    def _with_hidden_parts(self, texts: list[str], surfaces: list[str], vecs: np.ndarray) -> np.ndarray:
-        """`vecs` (MiniLM embeddings of `surfaces`, the plain spellings of `texts`) with what each text hides added
-        at equal weight and renormalised: its sentences in another language (`multilingual`), read through the
-        cross-lingual path, and its encoded stretches decoded (`read_hidden`), read like any text."""
-        added = np.zeros_like(vecs)
-        if self.multilingual:
-            parts = {i: part for i, t in enumerate(surfaces) if (part := foreign_part(t))}
-            if parts:
-                added[list(parts)] += self.crosslingual.encode(list(parts.values()))
-        if self.read_hidden:
-            decoded = {i: plain for i, t in enumerate(texts) if (plain := hidden_text(t, self.vocabulary))}
-            if decoded:
-                added[list(decoded)] += self._embed_plain(list(decoded.values()))
-        rows = np.flatnonzero(np.abs(added).sum(axis=1) > 0)
-        if len(rows):
-            total = vecs[rows] + added[rows]
+    def _with_foreign_parts(self, texts: list[str], vecs: np.ndarray) -> np.ndarray:
+        """`vecs` (MiniLM embeddings of `texts`) with each text's sentences in another language, if any, added at
+        equal weight through the cross-lingual path and renormalised; unchanged unless `multilingual`."""
+        if not self.multilingual:
+            return vecs
+        parts = {i: part for i, t in enumerate(texts) if (part := foreign_part(t))}
+        if parts:
+            rows = list(parts)
+            total = vecs[rows] + self.crosslingual.encode(list(parts.values()))
             vecs[rows] = total / np.maximum(np.linalg.norm(total, axis=1, keepdims=True), 1e-12)
         return vecs
 
-    def _respelled(self, texts: list[str]) -> list[str]:
-        """`texts` spelled plainly (`read_hidden`: look-alike letters, letters one by one, leetspeak): what is read
-        in their place."""
+    def _plain(self, texts: list[str]) -> list[str]:
+        """`texts` as read (`read_hidden`): encoded stretches decoded in place, disguised spellings spelled plainly
+        (`deobfuscate.plain_text`)."""
         if not self.read_hidden:
             return texts
-        return [respelled(t, self.vocabulary) or t for t in texts]
-
-    def _embed_plain(self, texts: list[str]) -> np.ndarray:
-        """Embeddings of decoded texts: MiniLM, or the cross-lingual path for those MiniLM cannot read."""
-        foreign = np.array([self.multilingual and needs_crosslingual(t) for t in texts], dtype=bool)
-        out = np.empty((len(texts), EMB_DIM), dtype=np.float32)
-        if (~foreign).any():
-            out[~foreign] = self._embed_minilm([t for t, f in zip(texts, foreign, strict=True) if not f])
-        if foreign.any():
-            out[foreign] = self.crosslingual.encode([t for t, f in zip(texts, foreign, strict=True) if f])
-        return out
+        return [plain_text(t, self.vocabulary) or t for t in texts]
 
     def hidden_readings(self, text: str) -> list[str]:
-        """What `encode` reads in `text` besides its surface (`read_hidden`): the decoding of its encoded stretches
-        and its plain spelling, when there are any (for evidence and rationales)."""
-        if not self.read_hidden:
-            return []
-        found = [respelled(text, self.vocabulary), hidden_text(text, self.vocabulary)]
-        return [r for r in found if r]
+        """What `encode` reads in place of `text` when it was encoded or disguised (`read_hidden`), for evidence
+        and rationales; empty when the text is read as written."""
+        plain = plain_text(text, self.vocabulary) if self.read_hidden else None
+        return [plain] if plain else []
 
     @property
     def vocabulary(self) -> frozenset[str]:
