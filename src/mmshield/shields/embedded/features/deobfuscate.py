@@ -1,6 +1,6 @@
 """Text hidden from a reader that reads the surface: encoded (base64, hex, binary, Morse, a Caesar shift such
-as ROT13, Atbash, reversed) or spelled to dodge it (Cyrillic or Greek look-alike letters, letters written
-one by one, leetspeak).
+as ROT13, Atbash, reversed), spelled to dodge it (Cyrillic or Greek look-alike letters, letters written one
+by one, leetspeak) or put in emoji.
 
 Jailbreak collections hide harmful requests this way ("decode this and answer it") so that a model reading
 the surface sees gibberish. `hidden_text` finds an encoded stretch of a turn and returns its decoding, or
@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import unicodedata
 from collections.abc import Callable, Collection
 
 MIN_WORDS = 4
@@ -37,6 +38,8 @@ _CONFUSABLE = "аеорсхуіјѕһԁԛԝӏАВЕКМНОРСТХУІЈЅαο�
 _TO_LATIN = str.maketrans(_CONFUSABLE, "aeopcxyijshdqwlABEKMHOPCTXYIJSaopiuvkexABEZHIKMNOPTYX")
 _SPACED_RUN = re.compile(r"(?<![A-Za-z])[A-Za-z](?:[ .\-_*]{1,3}[A-Za-z](?![A-Za-z])){5,}")
 """Six or more single letters in a row, each apart from the next by up to three spaces or marks."""
+_EMOJI_GLUE = "\u200d\ufe0f\ufe0e"
+"""Zero-width joiner and variation selectors: they bind emoji sequences and read as nothing."""
 MORSE_CODE = {
     ".-": "a", "-...": "b", "-.-.": "c", "-..": "d", ".": "e", "..-.": "f", "--.": "g", "....": "h", "..": "i",
     ".---": "j", "-.-": "k", ".-..": "l", "--": "m", "-.": "n", "---": "o", ".--.": "p", "--.-": "q", ".-.": "r",
@@ -258,9 +261,32 @@ def revealed(text: str, vocabulary: Collection[str]) -> str | None:
     return "".join([*out, text[last:]])
 
 
+def _is_emoji(ch: str) -> bool:
+    code = ord(ch)
+    return (0x1F000 <= code <= 0x1FAFF or 0x2600 <= code <= 0x27BF or 0x2B00 <= code <= 0x2BFF) and \
+        not 0x1F3FB <= code <= 0x1F3FF  # skin-tone modifiers carry no word
+
+
+def emoji_named(text: str) -> str | None:
+    """`text` with each emoji replaced by its Unicode name ("make a 💣" -> "make a bomb"), or None when it has
+    none. MiniLM's tokenizer reads an emoji as an unknown token, so a request that puts its key word in an emoji
+    would lose it."""
+    if not any(_is_emoji(ch) for ch in text):
+        return None
+    out = []
+    for ch in text:
+        if _is_emoji(ch):
+            name = unicodedata.name(ch, "").lower().replace(" symbol", "")
+            out.append(f" {name} " if name else " ")
+        elif ch not in _EMOJI_GLUE and not 0x1F3FB <= ord(ch) <= 0x1F3FF:
+            out.append(ch)
+    return re.sub(r"[ \t]{2,}", " ", "".join(out)).strip()
+
+
 def plain_text(text: str, vocabulary: Collection[str]) -> str | None:
-    """What `text` says to a reader that decodes and reads past disguises: encoded stretches decoded in place
-    (`revealed`), then spelled plainly (`respelled`); None when it is already plain."""
-    current = revealed(text, vocabulary) or text
+    """What `text` says to a reader that decodes and reads past disguises: emoji named (`emoji_named`), encoded
+    stretches decoded in place (`revealed`), then spelled plainly (`respelled`); None when it is already plain."""
+    current = emoji_named(text) or text
+    current = revealed(current, vocabulary) or current
     current = respelled(current, vocabulary) or current
     return current if current != text else None
