@@ -18,14 +18,13 @@ Run: .venv/bin/python benchmarks/probe_languages.py [--weights W ...] [--wrapped
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from mmshield import Policy, get_shield
-from mmshield.dialogue import Dialogue, Turn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from probe_common import tally, write_json  # noqa: E402
 from probe_templates import AIM, GRANDMA  # noqa: E402
 
 LEADS = {
@@ -105,13 +104,7 @@ def probe(weights: str | None) -> dict[str, dict[str, object]]:
     out: dict[str, dict[str, object]] = {}
     for kind, table in (("benign", BENIGN), ("harmful", HARMFUL)):
         for lang, texts in table.items():
-            scores = []
-            flagged = 0
-            for i, text in enumerate(texts):
-                v = shield.moderate(Dialogue(id=f"{lang}-{kind}-{i}", turns=[Turn(role="user", content=text)]), policy)
-                scores.append(round(sum(v.user.scores.values()), 3))
-                flagged += v.user.rating == "Unsafe"
-            out.setdefault(lang, {})[kind] = {"flagged": flagged, "n": len(texts), "scores": scores}
+            out.setdefault(lang, {})[kind] = tally(shield, policy, texts, f"{lang}-{kind}")
     return out
 
 
@@ -123,10 +116,7 @@ def probe_wrapped(weights: str | None) -> dict[str, dict[str, object]]:
     for lead_name, lead in LEADS.items():
         for kind, table in (("benign", BENIGN), ("harmful", HARMFUL)):
             texts = [lead + t for lang, ts in table.items() if lang != "en" for t in ts]
-            verdicts = [shield.moderate(Dialogue(id=f"{lead_name}-{kind}-{i}", turns=[Turn(role="user", content=t)]),
-                                        policy) for i, t in enumerate(texts)]
-            out.setdefault(lead_name, {})[kind] = {"flagged": sum(v.user.rating == "Unsafe" for v in verdicts),
-                                                   "n": len(texts)}
+            out.setdefault(lead_name, {})[kind] = tally(shield, policy, texts, f"{lead_name}-{kind}")
     return out
 
 
@@ -151,9 +141,7 @@ def main() -> None:
             for lead, kinds in wrapped.items():
                 print(f"  wrapped in {lead}: " + " | ".join(f"{k} flagged {v['flagged']}/{v['n']}"
                                                           for k, v in kinds.items()))
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(results, fh, ensure_ascii=False, indent=1)
+    write_json(args.json, results)
 
 
 if __name__ == "__main__":

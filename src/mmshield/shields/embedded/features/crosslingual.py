@@ -98,7 +98,6 @@ MIN_SEGMENT_LETTERS = 6
 _ENGLISH_TOO = frozenset("die im per den war hat son dan am".split())
 """Function words of other languages that informal English also writes ("im gonna die"): a short clause does
 not count them."""
-MAX_FOREIGN_CHARS = MAX_CHARS
 
 
 def _script(ch: str) -> str:
@@ -153,14 +152,14 @@ def _foreign_segment(segment: str) -> bool:
 
 
 def foreign_part(text: str) -> str | None:
-    """The sentences of a mostly English `text` that MiniLM cannot read, joined (at most MAX_FOREIGN_CHARS), or
+    """The sentences of a mostly English `text` that MiniLM cannot read, joined (at most MAX_CHARS), or
     None. A request in another language inside an English jailbreak template is such a part: the whole text
     stays English to `needs_crosslingual`, and MiniLM alone would not understand the request."""
     if text.isascii() and " " not in text:
         return None
     parts = [seg.strip() for seg in _SEGMENT_BREAK.split(text)]
     found = " ".join(seg for seg in parts if seg and _foreign_segment(seg))
-    return found[:MAX_FOREIGN_CHARS] or None
+    return found[:MAX_CHARS] or None
 
 
 class CrossLingualError(MMShieldError, RuntimeError):

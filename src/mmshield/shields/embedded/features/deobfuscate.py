@@ -100,7 +100,8 @@ def _morse(stretch: str) -> str:
     return " ".join("".join(MORSE_CODE.get(code, "") for code in word.split()) for word in words)
 
 
-def _shift(text: str, k: int) -> str:
+def caesar(text: str, k: int) -> str:
+    """`text` with each Latin letter shifted `k` places (ROT13: k = 13)."""
     def one(ch: str) -> str:
         if "a" <= ch <= "z":
             return chr((ord(ch) - 97 + k) % 26 + 97)
@@ -111,7 +112,8 @@ def _shift(text: str, k: int) -> str:
     return "".join(one(ch) for ch in text)
 
 
-def _atbash(text: str) -> str:
+def atbash(text: str) -> str:
+    """`text` with each Latin letter mirrored in the alphabet (a <-> z); its own inverse."""
     def one(ch: str) -> str:
         if "a" <= ch <= "z":
             return chr(219 - ord(ch))
@@ -127,7 +129,7 @@ def _reversed_words(text: str) -> str:
 
 
 _LETTER_CIPHERS: list[Callable[[str], str]] = [
-    *(lambda t, k=k: _shift(t, k) for k in range(1, 26)), _atbash, _reversed_words, lambda t: t[::-1]]
+    *(lambda t, k=k: caesar(t, k) for k in range(1, 26)), atbash, _reversed_words, lambda t: t[::-1]]
 
 
 def _encoded_stretches(text: str, vocabulary: Collection[str]) -> list[tuple[int, int, str]]:

@@ -331,8 +331,8 @@ class TextEncoder:
     def hidden_readings(self, text: str) -> list[str]:
         """What `encode` reads in place of `text` when it was encoded or disguised (`read_hidden`), for evidence
         and rationales; empty when the text is read as written."""
-        plain = plain_text(text, self.vocabulary) if self.read_hidden else None
-        return [plain] if plain else []
+        plain = self._plain([text])[0]
+        return [plain] if plain != text else []
 
     @property
     def vocabulary(self) -> frozenset[str]:
