@@ -50,9 +50,12 @@ def unseen_pairs(data_root: Path) -> list[dict]:
 
 
 def summary(labels: np.ndarray, scores: np.ndarray, threshold: float) -> dict:
+    """n, unsafe count, AUROC, recall and FPR at `threshold` (None where a class is absent)."""
     pos, neg = scores[labels], scores[~labels]
-    return {"n": int(len(labels)), "unsafe": int(labels.sum()), "auroc": round(rank_auroc(pos, neg) or 0.0, 3),
-            "recall": round(float((pos >= threshold).mean()), 3), "fpr": round(float((neg >= threshold).mean()), 3)}
+    auroc = rank_auroc(pos, neg) if len(pos) and len(neg) else None
+    return {"n": int(len(labels)), "unsafe": int(labels.sum()), "auroc": None if auroc is None else round(auroc, 3),
+            "recall": round(float((pos >= threshold).mean()), 3) if len(pos) else None,
+            "fpr": round(float((neg >= threshold).mean()), 3) if len(neg) else None}
 
 
 def main(argv: list[str] | None = None) -> int:
