@@ -52,6 +52,7 @@ EXCHANGES: list[tuple[str | None, str, str]] = [
 
 
 def dialogue(i: int, user: str | None, reply: str) -> Dialogue:
+    """The exchange as a dialogue: the user turn (when there is one), then the assistant's reply."""
     turns = ([Turn(role="user", content=user)] if user else []) + [Turn(role="assistant", content=reply)]
     return Dialogue(id=f"statement-{i}", turns=turns)
 
