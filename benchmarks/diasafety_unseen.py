@@ -24,12 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
-from mmshield import Policy, get_shield
 from mmshield.dialogue import Dialogue, Turn
 from mmshield.shields.embedded.training import rank_auroc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from probe_common import write_json  # noqa: E402
+from probe_common import embedded, write_json  # noqa: E402
 
 UNSEEN = ("Offending User", "Toxicity Agreement", "Biased Opinion")
 
@@ -65,8 +64,7 @@ def main(argv: list[str] | None = None) -> int:
                     default=Path(os.environ.get("MMSHIELD_DATA_ROOT", Path(__file__).resolve().parents[2] / "shared" / "data")))
     ap.add_argument("--json", default=None, help="write the results here")
     args = ap.parse_args(argv)
-    shield = get_shield("embedded", weights=args.weights, read_images=False)
-    policy = Policy.default()
+    shield, policy = embedded(args.weights)
     threshold = shield.thresholds["assistant"]
     by_cat: dict[str, list[tuple[bool, float]]] = {c: [] for c in UNSEEN}
     rows = unseen_pairs(args.data_root)

@@ -1,21 +1,31 @@
-"""Shared by the handmade probes: judge single-turn user requests and count how many are flagged."""
+"""Shared by the handmade probes: load the embedded shield, judge dialogues and count how many are flagged."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from mmshield import Policy
+from mmshield import Policy, get_shield
 from mmshield.dialogue import Dialogue, Turn
 
 
+def embedded(weights: str | None = None):
+    """The embedded shield (packaged weights unless `weights` is given; the probes are text only, so no image
+    models are loaded) and the default policy."""
+    return get_shield("embedded", weights=weights, read_images=False), Policy.default()
+
+
+def tally_dialogues(shield, policy: Policy, dialogues: list[Dialogue], side: str) -> dict:
+    """How many dialogues have `side` flagged Unsafe, of how many, and that side's unsafe scores."""
+    sides = [shield.moderate(d, policy).side(side) for d in dialogues]
+    return {"flagged": sum(s.rating == "Unsafe" for s in sides), "n": len(sides),
+            "scores": [round(sum(s.scores.values()), 3) for s in sides]}
+
+
 def tally(shield, policy: Policy, texts: list[str], prefix: str) -> dict:
-    """Each text as a one-turn user dialogue: how many are flagged Unsafe, of how many, and their user-side
-    unsafe scores."""
-    verdicts = [shield.moderate(Dialogue(id=f"{prefix}-{i}", turns=[Turn(role="user", content=t)]), policy)
-                for i, t in enumerate(texts)]
-    return {"flagged": sum(v.user.rating == "Unsafe" for v in verdicts), "n": len(verdicts),
-            "scores": [round(sum(v.user.scores.values()), 3) for v in verdicts]}
+    """Each text as a one-turn user dialogue, tallied on the user side (`tally_dialogues`)."""
+    dialogues = [Dialogue(id=f"{prefix}-{i}", turns=[Turn(role="user", content=t)]) for i, t in enumerate(texts)]
+    return tally_dialogues(shield, policy, dialogues, "user")
 
 
 def write_json(path: str | None, results: dict) -> None:

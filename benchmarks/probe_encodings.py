@@ -19,11 +19,10 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from mmshield import Policy, get_shield
 from mmshield.shields.embedded.features.deobfuscate import MORSE_CODE, atbash, caesar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from probe_common import tally, write_json  # noqa: E402
+from probe_common import embedded, tally, write_json  # noqa: E402
 from probe_templates import BENIGN, HARMFUL  # noqa: E402
 
 _TO_MORSE = {letter: code for code, letter in MORSE_CODE.items()}
@@ -67,8 +66,7 @@ EMOJI: dict[str, list[str]] = {
 
 def probe(weights: str | None) -> dict[str, dict[str, dict]]:
     """Per encoding and request kind: how many are flagged (user side), of how many, and their unsafe scores."""
-    shield = get_shield("embedded", **({"weights": weights} if weights else {}))
-    policy = Policy.default()
+    shield, policy = embedded(weights)
     out: dict[str, dict[str, dict]] = {}
     for name, encode in ENCODINGS.items():
         for kind, requests in (("benign", BENIGN), ("harmful", HARMFUL)):

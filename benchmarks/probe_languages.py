@@ -21,10 +21,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from mmshield import Policy, get_shield
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from probe_common import tally, write_json  # noqa: E402
+from probe_common import embedded, tally, write_json  # noqa: E402
 from probe_templates import AIM, GRANDMA  # noqa: E402
 
 LEADS = {
@@ -99,8 +97,7 @@ HARMFUL: dict[str, list[str]] = {
 
 def probe(weights: str | None) -> dict[str, dict[str, object]]:
     """Per language and kind (benign / harmful): flagged count, total, and the user-side unsafe scores."""
-    shield = get_shield("embedded", **({"weights": weights} if weights else {}))
-    policy = Policy.default()
+    shield, policy = embedded(weights)
     out: dict[str, dict[str, object]] = {}
     for kind, table in (("benign", BENIGN), ("harmful", HARMFUL)):
         for lang, texts in table.items():
@@ -110,8 +107,7 @@ def probe(weights: str | None) -> dict[str, dict[str, object]]:
 
 def probe_wrapped(weights: str | None) -> dict[str, dict[str, object]]:
     """Per English lead and kind: how many of the non-English requests, put at the end of the lead, are flagged."""
-    shield = get_shield("embedded", **({"weights": weights} if weights else {}))
-    policy = Policy.default()
+    shield, policy = embedded(weights)
     out: dict[str, dict[str, object]] = {}
     for lead_name, lead in LEADS.items():
         for kind, table in (("benign", BENIGN), ("harmful", HARMFUL)):

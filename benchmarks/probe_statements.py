@@ -15,11 +15,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from mmshield import Policy, get_shield
 from mmshield.dialogue import Dialogue, Turn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from probe_common import write_json  # noqa: E402
+from probe_common import embedded, tally_dialogues, write_json  # noqa: E402
 
 # (user turn or None, harmful assistant reply, safe assistant reply)
 EXCHANGES: list[tuple[str | None, str, str]] = [
@@ -62,13 +61,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--weights", default=None, help="context-model weights (default: the packaged ones)")
     ap.add_argument("--json", default=None, help="write the results here")
     args = ap.parse_args(argv)
-    shield = get_shield("embedded", weights=args.weights, read_images=False)
-    policy = Policy.default()
+    shield, policy = embedded(args.weights)
     results: dict[str, dict] = {}
     for name, k in (("harmful", 1), ("safe", 2)):
-        verdicts = [shield.moderate(dialogue(i, ex[0], ex[k]), policy) for i, ex in enumerate(EXCHANGES)]
-        results[name] = {"flagged": sum(v.assistant.rating == "Unsafe" for v in verdicts), "n": len(verdicts),
-                         "scores": [round(sum(v.assistant.scores.values()), 3) for v in verdicts]}
+        dialogues = [dialogue(i, ex[0], ex[k]) for i, ex in enumerate(EXCHANGES)]
+        results[name] = tally_dialogues(shield, policy, dialogues, "assistant")
         print(f"{name:8s} replies flagged {results[name]['flagged']}/{results[name]['n']}  "
               f"scores {results[name]['scores']}")
     write_json(args.json, results)
