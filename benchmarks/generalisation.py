@@ -41,6 +41,10 @@ def main() -> None:
                          "(K groups, K extra trainings per fold; `mmshield train --calibration out-of-family`)")
     ap.add_argument("--adaptation-weights", type=float, nargs="*", default=[0.0, 0.25, 0.5, 1.0],
                     help="also report each fold under these calibration weights of the policy-adaptation probes")
+    ap.add_argument("--policy-drop-weight", type=float, default=0.0, metavar="W",
+                    help="train every fold with this policy-drop weight (`mmshield train --policy-drop-weight`)")
+    ap.add_argument("--family-balance", type=float, default=0.0, metavar="ALPHA",
+                    help="train every fold drawing dialogues with weight (family size) ** -ALPHA")
     args = ap.parse_args()
 
     splits = {s: tr.load_examples(args.features_cache / f"{s}.npz") for s in ("train", "dev", "test")}
@@ -58,7 +62,9 @@ def main() -> None:
         train_ex = [e for e in splits["train"] if e.family != fam]
         dev_ex = [e for e in splits["dev"] if e.family != fam]
         test_ex = [e for e in test_pool if e.family == fam]
-        models = [tr.train(train_ex, dev_ex, tr.TrainConfig(epochs=args.epochs, seed=13 + k),
+        models = [tr.train(train_ex, dev_ex, tr.TrainConfig(epochs=args.epochs, seed=13 + k,
+                                                                 policy_drop_weight=args.policy_drop_weight,
+                                                                 family_balance=args.family_balance),
                            log=lambda m, fam=fam, k=k: print(f"[{fam} seed {13 + k}] {m}", file=sys.stderr))[0]
                   for k in range(args.ensemble)]
         for cache, cached in member_splits.items():  # a member trained on another build (its train and dev, minus the family)

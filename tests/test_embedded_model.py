@@ -214,3 +214,70 @@ def test_out_of_family_scores_cover_every_dialogue_once_and_give_thresholds():
     assert tr.auroc(scores, scored)["user"] > 0.9  # the signal carries over to families a model never saw
     th = out_of_family_thresholds(train_ex, dev_ex, cfg, k=2, log=lambda m: None)
     assert 0.05 <= th["user"] <= 0.95
+
+
+def test_family_sampling_weights_flatten_the_families():
+    from mmshield.shields.embedded import training as tr
+
+    examples = _toy_examples()
+    sizes = {f: sum(e.family == f for e in examples) for f in "abcde"}
+    assert len(set(sizes.values())) > 1  # the toy families differ in size
+    w = tr.family_sampling_weights(examples, 1.0)
+    mass = {f: sum(wi for wi, e in zip(w, examples) if e.family == f) for f in "abcde"}
+    assert max(mass.values()) == pytest.approx(min(mass.values()))
+    assert set(tr.family_sampling_weights(examples, 0.0)) == {1.0}
+
+
+def _side_batch(torch, logits_user):
+    """A one-dialogue batch whose user side is gold-Unsafe on dimension 1 under the full policy."""
+    k = 8
+    target = np.zeros((1, 2, k), dtype=np.float32)
+    target[0, 0, 0] = 1.0
+    mask = np.zeros((1, 2, k), dtype=np.float32)
+    mask[0, 0] = 1.0
+    return torch.from_numpy(target), torch.from_numpy(mask), torch.tensor([logits_user], dtype=torch.float32)
+
+
+def test_policy_drop_counts_only_mass_on_other_dimensions_in_force():
+    torch = pytest.importorskip("torch")
+    from mmshield.shields.embedded import training as tr
+
+    target, mask, _ = _side_batch(torch, [0.0] * 9)
+    allowed = tr._dropped_allowed(target, mask, torch)[0, 0].tolist()
+    assert allowed == [True, True] + [False] * 7  # safe and the violated dimension; every other one in force
+    mask[0, 0, 5] = 0.0  # a dimension already switched off by the record's policy is allowed too
+    assert tr._dropped_allowed(target, mask, torch)[0, 0, 6].item()
+    # a side split between its dimension and another pays the drop term; a side sure of its dimension does not
+    split = torch.tensor([[0.0, 4.0, 4.0] + [-9.0] * 6])
+    sure = torch.tensor([[0.0, 4.0, -9.0] + [-9.0] * 6])
+    drop = tr._dropped_allowed(target, torch.ones_like(mask), torch)[:, 0]
+    assert tr._partial_nll(split, drop, torch).item() > 0.5 > 0.05 > tr._partial_nll(sure, drop, torch).item()
+
+
+def test_policy_drop_training_moves_mass_off_the_confused_dimension(tmp_path):
+    pytest.importorskip("torch")
+    from mmshield.shields.embedded import training as tr
+
+    # every unsafe dialogue is labelled dimension 1 or 2 at random: the plain loss splits its mass between them
+    rng = np.random.default_rng(3)
+    examples = []
+    for e in _toy_examples():
+        if e.target[0].any():
+            e.target[0, :] = 0.0
+            e.target[0, int(rng.integers(0, 2))] = 1.0
+        e.x[:] = np.round(e.x)  # no noise to memorise: which label a dialogue got is a coin toss
+        examples.append(e)
+    train_ex = [e for i, e in enumerate(examples) if i % 4 < 2]  # both labels in both parts
+    dev_ex = [e for i, e in enumerate(examples) if i % 4 >= 2]
+    flagged = {}
+    for w in (0.0, 3.0):
+        cfg = tr.TrainConfig(epochs=40, hidden=8, proj=8, seed=0, lr=0.02, dropout=0.0, policy_drop_weight=w)
+        model, _ = tr.train(train_ex, dev_ex, cfg, log=lambda m: None)
+        path = tmp_path / f"w{w}.npz"
+        tr.export_weights(model, path, {})
+        scores = tr.side_scores(ContextModel.load(path), dev_ex)
+        flagged[w] = float(tr.adaptation_masses(scores, dev_ex)["user"].mean())  # mass left once it is off
+        restricted = tr.restricted_masses(scores, dev_ex)["user"]
+        assert len(restricted) == sum(bool(e.target[0].any()) for e in dev_ex)
+    print(flagged)
+    assert flagged[0.0] > 0.35 and flagged[3.0] < flagged[0.0] - 0.1

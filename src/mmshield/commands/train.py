@@ -28,6 +28,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="features cache of each --member-data build, in the same order (default: "
                         "<features-cache>-member<i>)")
     p.add_argument("--hidden", type=int, default=128)
+    p.add_argument("--family-balance", type=float, default=0.0, metavar="ALPHA",
+                   help="draw training dialogues with weight (family size) ** -ALPHA (0: the build's mix)")
+    p.add_argument("--policy-drop-weight", type=float, default=0.0, metavar="W",
+                   help="also train every Unsafe side as Safe under its policy minus the violated dimension, with "
+                        "this weight (sharper dimensions, fewer sides flagged once their dimension is switched off)")
     p.add_argument("--calibration", choices=("dev", "out-of-family"), default="dev",
                    help="where the thresholds come from: dev F1 (default), or F1 on out-of-family scores (K extra "
                         "trainings, each without a group of source families, scoring that group)")
@@ -76,7 +81,9 @@ def run(args: argparse.Namespace) -> int:
     dev_ex = [e for e in splits["dev"] if e.family not in hold]
     models, losses = [], []
     for k in range(max(1, args.ensemble)):
-        cfg = tr.TrainConfig(epochs=args.epochs, seed=args.seed + k, hidden=args.hidden)
+        cfg = tr.TrainConfig(epochs=args.epochs, seed=args.seed + k, hidden=args.hidden,
+                              policy_drop_weight=args.policy_drop_weight,
+                              family_balance=args.family_balance)
         model, dev_loss = tr.train(train_ex, dev_ex, cfg, log=lambda m, k=k: print(f"[seed {args.seed + k}] {m}", file=sys.stderr))
         models.append(model)
         losses.append(dev_loss)

@@ -349,6 +349,8 @@ class TrainConfig:
     proj: int = 192
     dropout: float = 0.4
     prefix_weight: float = 0.5
+    policy_drop_weight: float = 0.0
+    family_balance: float = 0.0
     seed: int = 13
 
 
@@ -395,15 +397,27 @@ def _partial_nll(logits, allowed, torch):
     return torch.logsumexp(logits, -1) - torch.logsumexp(torch.where(allowed, logits, neg), -1)
 
 
-def context_loss(model, batch, prefix_weight: float, torch):
-    """The partial-label side loss plus prefix supervision, on a batch (x, roles, prefix, target, mask)."""
+def _dropped_allowed(target, mask, torch):
+    """Classes consistent with an Unsafe side re-judged with its violated dimension switched off (B, 2, K+1):
+    safe, the violated dimension, and every dimension already out of force."""
+    return torch.cat([torch.ones_like(mask[..., :1]), target + (1.0 - mask)], dim=-1) > 0
+
+
+def context_loss(model, batch, prefix_weight: float, torch, policy_drop_weight: float = 0.0):
+    """The partial-label side loss plus prefix supervision, on a batch (x, roles, prefix, target, mask).
+
+    With `policy_drop_weight` > 0 every gold-Unsafe side also counts as Safe under its policy minus the
+    violated dimension (the policy-adaptation probe, applied to all of them rather than the build's
+    `remove_dimension` copies): mass on other dimensions is penalised beyond what the side loss does."""
     x, roles, prefix, target, mask = batch
     hi = model(x)
     valid = roles >= 0
     allowed = _allowed(target, mask, torch)
+    dropped = _dropped_allowed(target, mask, torch) if policy_drop_weight > 0 else None
     present = mask.sum(-1) > 0  # (B, 2)
     l_side = x.new_zeros(())
     l_pre = x.new_zeros(())
+    l_drop = x.new_zeros(())
     for s, name in enumerate(SIDES):
         m = (roles == s).unsqueeze(-1)
         lt = _role_turn_logits(model, hi, name)
@@ -411,13 +425,26 @@ def context_loss(model, batch, prefix_weight: float, torch):
         pres = present[:, s] & m.squeeze(-1).any(1)
         if pres.any():
             l_side = l_side + _partial_nll(side[pres], allowed[pres, s], torch).mean()
+        if dropped is not None:
+            unsafe = pres & (target[:, s].sum(-1) > 0)
+            if unsafe.any():
+                l_drop = l_drop + _partial_nll(side[unsafe], dropped[unsafe, s], torch).mean()
         # prefix turns: safe under the record's policy (safe or a switched-off dimension)
         pm = (prefix > 0) & (roles == s) & valid
         if pm.any():
             pre_allowed = torch.cat([torch.ones_like(mask[:, s, :1]), 1.0 - mask[:, s]], -1) > 0
             pa = pre_allowed.unsqueeze(1).expand(-1, lt.shape[1], -1)
             l_pre = l_pre + _partial_nll(lt[pm], pa[pm], torch).mean()
-    return l_side + prefix_weight * l_pre
+    return l_side + prefix_weight * l_pre + policy_drop_weight * l_drop
+
+
+def family_sampling_weights(examples: list[Example], alpha: float) -> list[float]:
+    """Per example, (size of its source family) ** -alpha: 0 keeps the build's mix, 1 makes every family
+    equally likely; an unseen family is more like any one family than like the build's largest ones."""
+    counts: dict[str, int] = {}
+    for e in examples:
+        counts[e.family] = counts.get(e.family, 0) + 1
+    return [counts[e.family] ** -alpha for e in examples]
 
 
 def train(train_ex: list[Example], dev_ex: list[Example], cfg: TrainConfig,
@@ -435,13 +462,17 @@ def train(train_ex: list[Example], dev_ex: list[Example], cfg: TrainConfig,
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs)
 
     def loss_on(batch):
-        return context_loss(model, batch, cfg.prefix_weight, torch)
+        return context_loss(model, batch, cfg.prefix_weight, torch, cfg.policy_drop_weight)
 
     best = (float("inf"), None)
     order = list(range(len(train_ex)))
+    draw = family_sampling_weights(train_ex, cfg.family_balance) if cfg.family_balance > 0 else None
     for epoch in range(cfg.epochs):
         model.train()
-        rng.shuffle(order)
+        if draw is None:
+            rng.shuffle(order)
+        else:  # an epoch of the same size, drawn with each source family's share flattened
+            order = rng.choices(range(len(train_ex)), weights=draw, k=len(train_ex))
         # bucket by length to limit padding
         chunks = [order[i : i + cfg.batch_size * 20] for i in range(0, len(order), cfg.batch_size * 20)]
         total, nb = 0.0, 0
@@ -526,6 +557,21 @@ def adaptation_masses(scores: np.ndarray, examples: list[Example]) -> dict[str, 
     return out
 
 
+def restricted_masses(scores: np.ndarray, examples: list[Example]) -> dict[str, np.ndarray]:
+    """Per side, the unsafe mass of every gold-Unsafe side under a policy holding only its violated dimension
+    (the other direction of policy adaptation): all of these should still come back Unsafe."""
+    out: dict[str, np.ndarray] = {}
+    for s, side in enumerate(SIDES):
+        ps = []
+        for i, e in enumerate(examples):
+            m = e.mask[s] > 0
+            if not m.any() or np.isnan(scores[i, s]).all() or (e.target[s] * m).max() <= 0:
+                continue
+            ps.append(unsafe_mass(scores[i, s], m & (e.target[s] > 0)))
+        out[side] = np.array(ps)
+    return out
+
+
 def calibrate(scores: np.ndarray, examples: list[Example], adaptation_weight: float = 0.0,
               smooth: float = 0.0) -> dict[str, float]:
     """Per side, the threshold on the in-force unsafe mass that maximises dev F1.
@@ -588,6 +634,8 @@ def quick_metrics(scores: np.ndarray, examples: list[Example], thresholds: dict[
         }
     for side, masses in adaptation_masses(scores, examples).items():
         out[side]["adaptation_still_flagged"] = round(float((masses >= thresholds[side]).mean()), 4) if len(masses) else None
+    for side, masses in restricted_masses(scores, examples).items():
+        out[side]["restricted_policy_recall"] = round(float((masses >= thresholds[side]).mean()), 4) if len(masses) else None
     return out
 
 

@@ -1,0 +1,92 @@
+"""Train the context model under several recipe variants on the same cached features; compare them on test.
+
+Each variant is `NAME=KEY:VALUE,KEY:VALUE` over `TrainConfig` fields (for example `drop1=policy_drop_weight:1`,
+`flat=family_balance:0.5`); `base` (the defaults) is always run first. Every variant is trained on the train
+split with early stopping and thresholds from dev, and scored on the test split: F1, AUROC, the share of
+gold-Unsafe sides still flagged once their violated dimension is switched off, and recall under a policy
+holding only that dimension.
+
+Run: .venv/bin/python benchmarks/recipe_variants.py --features-cache build/features drop1=policy_drop_weight:1
+Writes reports/recipe_variants.json and .md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+from mmshield.shields.embedded import training as tr
+from mmshield.shields.embedded.model import ContextModel
+
+COLUMNS = ("f1", "fpr", "adaptation_still_flagged", "restricted_policy_recall")
+
+
+def parse_variant(spec: str) -> tuple[str, dict[str, float]]:
+    """`NAME=KEY:VALUE,...` -> (NAME, {KEY: VALUE}); keys must be TrainConfig fields."""
+    name, _, body = spec.partition("=")
+    defaults = dataclasses.asdict(tr.TrainConfig())
+    changes: dict[str, float] = {}
+    for part in filter(None, body.split(",")):
+        key, _, value = part.partition(":")
+        if key not in defaults:
+            raise SystemExit(f"variant {name!r}: {key!r} is not a TrainConfig field ({', '.join(sorted(defaults))})")
+        changes[key] = type(defaults[key])(float(value))
+    return name, changes
+
+
+def evaluate(cfg: tr.TrainConfig, splits: dict[str, list[tr.Example]], label: str) -> dict:
+    """Train one variant; its thresholds, test metrics and AUROC."""
+    model, dev_loss = tr.train(splits["train"], splits["dev"], cfg, log=lambda m: print(f"[{label}] {m}", file=sys.stderr))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "w.npz"
+        tr.export_weights(model, path, {})
+        npm = ContextModel.load(path)
+    th = tr.calibrate(tr.side_scores(npm, splits["dev"]), splits["dev"])
+    scores = tr.side_scores(npm, splits["test"])
+    return {"dev_loss": round(dev_loss, 5), "thresholds": th, **tr.quick_metrics(scores, splits["test"], th),
+            "auroc": tr.auroc(scores, splits["test"])}
+
+
+def table(results: dict[str, dict]) -> str:
+    head = ["variant"] + [f"{side} {c}" for side in tr.SIDES for c in ("auroc", *COLUMNS)]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, r in results.items():
+        cells = [name]
+        for side in tr.SIDES:
+            cells.append(str(r["auroc"][side]))
+            cells += [str(r[side][c]) for c in COLUMNS]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("variants", nargs="*", help="NAME=KEY:VALUE,... over TrainConfig fields")
+    ap.add_argument("--features-cache", type=Path, default=Path("build/features"))
+    ap.add_argument("--seeds", type=int, nargs="+", default=[13])
+    ap.add_argument("--out", type=Path, default=Path("reports/recipe_variants"))
+    ap.add_argument("--set", default="", metavar="KEY:VALUE,...",
+                    help="TrainConfig changes applied to every variant, base included (for example epochs:4)")
+    args = ap.parse_args(argv)
+    common = parse_variant(f"all={args.set}")[1]
+    splits = {s: tr.load_examples(args.features_cache / f"{s}.npz") for s in ("train", "dev", "test")}
+    results: dict[str, dict] = {}
+    for name, changes in [("base", {}), *map(parse_variant, args.variants)]:
+        for seed in args.seeds:
+            label = name if len(args.seeds) == 1 else f"{name} seed {seed}"
+            cfg = dataclasses.replace(tr.TrainConfig(seed=seed), **{**common, **changes})
+            results[label] = {"config": changes, **evaluate(cfg, splits, label)}
+            print(json.dumps({label: results[label]}), file=sys.stderr)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    args.out.with_suffix(".md").write_text(table(results) + "\n", encoding="utf-8")
+    print(table(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
