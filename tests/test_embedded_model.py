@@ -279,5 +279,4 @@ def test_policy_drop_training_moves_mass_off_the_confused_dimension(tmp_path):
         flagged[w] = float(tr.adaptation_masses(scores, dev_ex)["user"].mean())  # mass left once it is off
         restricted = tr.restricted_masses(scores, dev_ex)["user"]
         assert len(restricted) == sum(bool(e.target[0].any()) for e in dev_ex)
-    print(flagged)
     assert flagged[0.0] > 0.35 and flagged[3.0] < flagged[0.0] - 0.1

@@ -540,9 +540,10 @@ def side_labels_and_masses(scores: np.ndarray, rows: Sequence[Any], s: int) -> t
     return np.array(ys), np.array(ps)
 
 
-def adaptation_masses(scores: np.ndarray, examples: list[Example]) -> dict[str, np.ndarray]:
-    """Per side, the in-force unsafe mass of every gold-Unsafe side once its violated dimension is switched
-    off (the policy-adaptation probe): all of these should come back Safe."""
+def _gold_unsafe_masses(scores: np.ndarray, examples: list[Example],
+                        policy: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> dict[str, np.ndarray]:
+    """Per side, the unsafe mass of every gold-Unsafe side under `policy(in_force, violated)` (boolean masks
+    over dimensions); sides whose derived policy is empty are skipped."""
     out: dict[str, np.ndarray] = {}
     for s, side in enumerate(SIDES):
         ps = []
@@ -550,26 +551,23 @@ def adaptation_masses(scores: np.ndarray, examples: list[Example]) -> dict[str, 
             m = e.mask[s] > 0
             if not m.any() or np.isnan(scores[i, s]).all() or (e.target[s] * m).max() <= 0:
                 continue
-            reduced = m & (e.target[s] <= 0)
+            reduced = policy(m, e.target[s] > 0)
             if reduced.any():
                 ps.append(unsafe_mass(scores[i, s], reduced))
         out[side] = np.array(ps)
     return out
 
 
+def adaptation_masses(scores: np.ndarray, examples: list[Example]) -> dict[str, np.ndarray]:
+    """Per side, the in-force unsafe mass of every gold-Unsafe side once its violated dimension is switched
+    off (the policy-adaptation probe): all of these should come back Safe."""
+    return _gold_unsafe_masses(scores, examples, lambda in_force, violated: in_force & ~violated)
+
+
 def restricted_masses(scores: np.ndarray, examples: list[Example]) -> dict[str, np.ndarray]:
     """Per side, the unsafe mass of every gold-Unsafe side under a policy holding only its violated dimension
     (the other direction of policy adaptation): all of these should still come back Unsafe."""
-    out: dict[str, np.ndarray] = {}
-    for s, side in enumerate(SIDES):
-        ps = []
-        for i, e in enumerate(examples):
-            m = e.mask[s] > 0
-            if not m.any() or np.isnan(scores[i, s]).all() or (e.target[s] * m).max() <= 0:
-                continue
-            ps.append(unsafe_mass(scores[i, s], m & (e.target[s] > 0)))
-        out[side] = np.array(ps)
-    return out
+    return _gold_unsafe_masses(scores, examples, lambda in_force, violated: in_force & violated)
 
 
 def calibrate(scores: np.ndarray, examples: list[Example], adaptation_weight: float = 0.0,
