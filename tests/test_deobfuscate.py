@@ -95,7 +95,7 @@ def test_encoder_reads_the_plain_text_in_place() -> None:
         assert enc.hidden_readings(text) == [plain_text(text, enc.vocabulary)]
     np.testing.assert_array_equal(enc.encode([ORDINARY[0]]), plain.encode([ORDINARY[0]]))
     assert enc.hidden_readings(ORDINARY[0]) == []
-    assert enc.signature().endswith("|decode") and not plain.signature().endswith("|decode")
+    assert "|decode" in enc.signature() and "|decode" not in plain.signature()
 
 
 @pytest.fixture(scope="module")

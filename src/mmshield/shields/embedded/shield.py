@@ -70,7 +70,7 @@ class EmbeddedShield(BaseShield):
             # non-English text goes through the cross-lingual path only for weights trained that way
             text_encoder = TextEncoder(assets=assets, long_texts=self.meta.get("long_texts", "truncate"),
                                        multilingual=bool(self.meta.get("multilingual")) and not self.finetuned,
-                                       read_hidden=not self.finetuned)
+                                       read_hidden=not self.finetuned, correct_spelling=not self.finetuned)
         self.encoder = DialogueEncoder(text_encoder, image_analyzer, read_images=read_images)
         self._semantic = None
         self._def_cache: dict[str, np.ndarray] = {}

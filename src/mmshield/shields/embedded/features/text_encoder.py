@@ -168,7 +168,8 @@ class TextEncoder:
     is read as it reads once decoded and spelled plainly (`deobfuscate.plain_text`): a stretch hidden by a simple
     encoding (base64, hex, Morse, ROT13 and other letter ciphers, reversed text) is replaced by its decoding,
     and a spelling that dodges a reader (look-alike letters of other scripts, letters one by one, leetspeak) is
-    spelled plainly.
+    spelled plainly. With `correct_spelling` (the default), ordinary typos are then read as the words they stand
+    for (`spelling.SpellingCorrector`: "instrctions" -> "instructions"; jargon the word lists lack is kept).
     """
 
     def __init__(
@@ -184,6 +185,7 @@ class TextEncoder:
         max_windows: int = 8,
         multilingual: bool = True,
         read_hidden: bool = True,
+        correct_spelling: bool = True,
     ) -> None:
         precision = precision or default_precision()
         if long_texts not in LONG_TEXT_MODES:
@@ -210,6 +212,8 @@ class TextEncoder:
         self._pool = None
         self.multilingual = multilingual
         self.read_hidden = read_hidden
+        self.correct_spelling = correct_spelling
+        self._speller = None
         self._vocabulary: frozenset[str] | None = None
         self._xl: CrossLingualEncoder | None = None
         self._assets = assets
@@ -229,7 +233,8 @@ class TextEncoder:
         sig = f"{model}|{self.precision}|{self.max_tokens}|{self.long_texts}:{self.max_windows}"
         if self.multilingual:
             sig += f"|{self.crosslingual.signature()}+parts"
-        return sig + "|decode" if self.read_hidden else sig
+        sig = sig + "|decode" if self.read_hidden else sig
+        return sig + "|spell" if self.correct_spelling else sig
 
     @property
     def crosslingual(self) -> CrossLingualEncoder:
@@ -322,15 +327,21 @@ class TextEncoder:
         return vecs
 
     def _plain(self, texts: list[str]) -> list[str]:
-        """`texts` as read (`read_hidden`): encoded stretches decoded in place, disguised spellings spelled plainly
-        (`deobfuscate.plain_text`)."""
-        if not self.read_hidden:
-            return texts
-        return [plain_text(t, self.vocabulary) or t for t in texts]
+        """`texts` as read: encoded stretches decoded in place, disguised spellings spelled plainly (`read_hidden`,
+        `deobfuscate.plain_text`), then typos corrected (`correct_spelling`, `spelling.SpellingCorrector`)."""
+        if self.read_hidden:
+            texts = [plain_text(t, self.vocabulary) or t for t in texts]
+        if self.correct_spelling:
+            if self._speller is None:
+                from mmshield.shields.embedded.features.spelling import SpellingCorrector
+
+                self._speller = SpellingCorrector(self.vocabulary)
+            texts = [self._speller.corrected(t) or t for t in texts]
+        return texts
 
     def hidden_readings(self, text: str) -> list[str]:
-        """What `encode` reads in place of `text` when it was encoded or disguised (`read_hidden`), for evidence
-        and rationales; empty when the text is read as written."""
+        """What `encode` reads in place of `text` when it was encoded, disguised or misspelled (`_plain`), for
+        evidence and rationales; empty when the text is read as written."""
         plain = self._plain([text])[0]
         return [plain] if plain != text else []
 
