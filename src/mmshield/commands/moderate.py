@@ -50,6 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", help="embedded backend: weights file (default: the packaged weights)")
     parser.add_argument("--no-images", dest="read_images", action="store_false", default=None,
                         help="embedded backend: skip OCR and image-safety models (text only)")
+    parser.add_argument("--no-spelling", dest="correct_spelling", action="store_false", default=None,
+                        help="embedded backend: read typos as written (default: corrected, see features/spelling.py)")
     parser.add_argument("--device", help="llava backend: cpu (default), cuda, cuda:N, mps or auto")
     parser.add_argument("--dtype", choices=["float32", "bfloat16", "float16"],
                         help="llava backend: weight dtype (default float32 on CPU, bfloat16 on GPU)")
@@ -64,7 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def backend_options(args: argparse.Namespace) -> dict[str, Any]:
     """The backend options given on the command line (None values left out)."""
     names = ("base_url", "model", "api_key", "prompt_style", "max_concurrency", "timeout_s", "weights", "read_images",
-             "device", "dtype", "batch_size", "max_new_tokens", "max_context", "truncate")
+             "correct_spelling", "device", "dtype", "batch_size", "max_new_tokens", "max_context", "truncate")
     return {k: getattr(args, k) for k in names if getattr(args, k, None) is not None}
 
 

@@ -46,11 +46,12 @@ class _Trace:
 
 
 class EmbeddedShield(BaseShield):
-    """The offline CPU shield. Options: `weights` (path), `read_images` (OCR/safety models; default True)."""
+    """The offline CPU shield. Options: `weights` (path), `read_images` (OCR/safety models; default True),
+    `correct_spelling` (read typos as the words they stand for; default True, off for a fine-tuned encoder)."""
 
     name = "embedded"
 
-    def __init__(self, weights: str | Path | None = None, *, read_images: bool = True,
+    def __init__(self, weights: str | Path | None = None, *, read_images: bool = True, correct_spelling: bool = True,
                  text_encoder=None, image_analyzer=None, **_ignored) -> None:
         path = Path(weights) if weights else default_weights_path()
         self.weights_path = path
@@ -70,7 +71,8 @@ class EmbeddedShield(BaseShield):
             # non-English text goes through the cross-lingual path only for weights trained that way
             text_encoder = TextEncoder(assets=assets, long_texts=self.meta.get("long_texts", "truncate"),
                                        multilingual=bool(self.meta.get("multilingual")) and not self.finetuned,
-                                       read_hidden=not self.finetuned, correct_spelling=not self.finetuned)
+                                       read_hidden=not self.finetuned,
+                                       correct_spelling=correct_spelling and not self.finetuned)
         self.encoder = DialogueEncoder(text_encoder, image_analyzer, read_images=read_images)
         self._semantic = None
         self._def_cache: dict[str, np.ndarray] = {}
