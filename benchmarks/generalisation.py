@@ -36,6 +36,7 @@ def main() -> None:
     ap.add_argument("--smoothing", type=float, nargs="*", default=[0.05, 0.1],
                     help="also report each fold with thresholds from dev F1 smoothed over +-these windows")
     ap.add_argument("--ensemble", type=int, default=1, help="context models (seeds) per fold, averaged")
+    ap.add_argument("--seed", type=int, default=13, help="seed of the first context model (the k-th has seed + k)")
     ap.add_argument("--out-of-family-groups", type=int, default=0, metavar="K",
                     help="also report each fold with thresholds from out-of-family scores of its training families "
                          "(K groups, K extra trainings per fold; `mmshield train --calibration out-of-family`)")
@@ -62,14 +63,14 @@ def main() -> None:
         train_ex = [e for e in splits["train"] if e.family != fam]
         dev_ex = [e for e in splits["dev"] if e.family != fam]
         test_ex = [e for e in test_pool if e.family == fam]
-        models = [tr.train(train_ex, dev_ex, tr.TrainConfig(epochs=args.epochs, seed=13 + k,
+        models = [tr.train(train_ex, dev_ex, tr.TrainConfig(epochs=args.epochs, seed=args.seed + k,
                                                                  policy_drop_weight=args.policy_drop_weight,
                                                                  family_balance=args.family_balance),
-                           log=lambda m, fam=fam, k=k: print(f"[{fam} seed {13 + k}] {m}", file=sys.stderr))[0]
+                           log=lambda m, fam=fam, k=k: print(f"[{fam} seed {args.seed + k}] {m}", file=sys.stderr))[0]
                   for k in range(args.ensemble)]
         for cache, cached in member_splits.items():  # a member trained on another build (its train and dev, minus the family)
             other = {s: [e for e in ex if e.family != fam] for s, ex in cached.items()}
-            models.append(tr.train(other["train"], other["dev"], tr.TrainConfig(epochs=args.epochs, seed=13),
+            models.append(tr.train(other["train"], other["dev"], tr.TrainConfig(epochs=args.epochs, seed=args.seed),
                                    log=lambda m, fam=fam, c=cache.name: print(f"[{fam} member {c}] {m}", file=sys.stderr))[0])
         with tempfile.TemporaryDirectory() as tmp:
             p = Path(tmp) / "w.npz"
@@ -94,7 +95,7 @@ def main() -> None:
             str(w): {"thresholds": (t := tr.calibrate(dev_scores, dev_ex, smooth=w)), **tr.quick_metrics(test_scores, test_ex, t)}
             for w in args.smoothing}
         if args.out_of_family_groups:
-            th_oof = out_of_family_thresholds(train_ex, dev_ex, tr.TrainConfig(epochs=args.epochs, seed=13),
+            th_oof = out_of_family_thresholds(train_ex, dev_ex, tr.TrainConfig(epochs=args.epochs, seed=args.seed),
                                               args.out_of_family_groups,
                                               log=lambda m, fam=fam: print(f"[{fam} calibration] {m}", file=sys.stderr))
             results[fam]["out_of_family"] = {"thresholds": th_oof, **tr.quick_metrics(test_scores, test_ex, th_oof)}
