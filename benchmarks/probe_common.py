@@ -9,10 +9,10 @@ from mmshield import Policy, get_shield
 from mmshield.dialogue import Dialogue, Turn
 
 
-def embedded(weights: str | None = None):
+def embedded(weights: str | None = None, **options):
     """The embedded shield (packaged weights unless `weights` is given; the probes are text only, so no image
-    models are loaded) and the default policy."""
-    return get_shield("embedded", weights=weights, read_images=False), Policy.default()
+    models are loaded; `options` go to the shield, e.g. `correct_spelling=False`) and the default policy."""
+    return get_shield("embedded", weights=weights, read_images=False, **options), Policy.default()
 
 
 def tally_dialogues(shield, policy: Policy, dialogues: list[Dialogue], side: str) -> dict:

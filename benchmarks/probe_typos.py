@@ -8,7 +8,7 @@ flagged at the weights' threshold, for gold-Unsafe and gold-Safe user sides. Typ
 per dialogue, so runs are comparable across weights.
 
 Run: .venv/bin/python benchmarks/probe_typos.py [--data build/mmds-open] [--rates 0.1 0.2 0.3] [--limit N]
-     [--weights W ...] [--json OUT]
+     [--weights W ...] [--compare-spelling] [--json OUT]
 """
 
 from __future__ import annotations
@@ -24,18 +24,11 @@ import numpy as np
 
 from mmshield.dialogue import Dialogue, Turn
 from mmshield.policy import Policy
+from mmshield.shields.embedded.features.spelling import KEYBOARD_NEIGHBOURS
 from mmshield.shields.embedded.training import rank_auroc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from probe_common import embedded, write_json  # noqa: E402
-
-_ROWS = ["qwertyuiop", "asdfghjkl", "zxcvbnm"]
-NEIGHBOURS: dict[str, str] = {}
-for _r, _row in enumerate(_ROWS):
-    for _i, _c in enumerate(_row):
-        near = [_row[j] for j in (_i - 1, _i + 1) if 0 <= j < len(_row)]
-        near += [_ROWS[r][j] for r in (_r - 1, _r + 1) if 0 <= r < 3 for j in (_i, _i + 1) if 0 <= j < len(_ROWS[r])]
-        NEIGHBOURS[_c] = "".join(near)
 
 _WORD = re.compile(r"[A-Za-z]{4,}")
 
@@ -51,7 +44,7 @@ def slip(word: str, rng: random.Random) -> str:
     if kind == 2:
         return word[:i] + word[i] + word[i:]
     c = word[i]
-    near = NEIGHBOURS.get(c.lower(), "")
+    near = sorted(KEYBOARD_NEIGHBOURS.get(c.lower(), ()))
     if not near:
         return word
     n = rng.choice(near)
@@ -112,14 +105,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rates", type=float, nargs="+", default=[0.1, 0.2, 0.3])
     ap.add_argument("--limit", type=int, default=None, help="at most this many dialogues (a fixed random draw)")
     ap.add_argument("--weights", nargs="*", default=[None])
+    ap.add_argument("--compare-spelling", action="store_true",
+                    help="also judge with the spelling step off (typos read as written)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     pairs = text_only_dialogues(args.data / "test.jsonl", args.limit)
     gold = [g for _, g in pairs]
     results: dict = {"n": len(pairs), "unsafe": sum(gold), "weights": {}}
-    for w in args.weights:
-        shield, _ = embedded(w)
-        name = w or "packaged"
+    runs = [(w, spelled) for w in args.weights for spelled in ((True, False) if args.compare_spelling else (True,))]
+    for w, spelled in runs:
+        shield, _ = embedded(w, correct_spelling=spelled)
+        name = (w or "packaged") + ("" if spelled else " (typos read as written)")
         rows = {"clean": summary(user_scores(shield, [d for d, _ in pairs]), gold)}
         for rate in args.rates:
             rows[f"typos {rate:g}"] = summary(user_scores(shield, [misspelled(d, rate) for d, _ in pairs]), gold)

@@ -82,9 +82,10 @@ def test_typos_probe_misspells_only_user_turns_and_reports_each_rate(tmp_path) -
                                                 ("Explain how vaccines train the immune system", "Safe")])]
     (tmp_path / "test.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
     out = tmp_path / "r.json"
-    assert probe.main(["--data", str(tmp_path), "--rates", "0.3", "--json", str(out)]) == 0
+    assert probe.main(["--data", str(tmp_path), "--rates", "0.3", "--compare-spelling", "--json", str(out)]) == 0
     res = json.loads(out.read_text("utf-8"))
     assert res["n"] == 4 and res["unsafe"] == 2
+    assert set(res["weights"]) == {"packaged", "packaged (typos read as written)"}
     assert set(res["weights"]["packaged"]) == {"clean", "typos 0.3"}
     assert res["weights"]["packaged"]["clean"]["auroc"] == 1.0
 

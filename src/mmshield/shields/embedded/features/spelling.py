@@ -67,7 +67,8 @@ def _keyboard_neighbours() -> dict[str, frozenset[str]]:
     return {c: frozenset(v) for c, v in near.items()}
 
 
-_NEAR = _keyboard_neighbours()
+KEYBOARD_NEIGHBOURS = _keyboard_neighbours()
+"""The letters around each letter on a QWERTY keyboard."""
 
 
 def edits(word: str) -> Iterable[tuple[str, str]]:
@@ -85,7 +86,7 @@ def edits(word: str) -> Iterable[tuple[str, str]]:
     for i in range(n):
         for c in _LETTERS:
             if c != word[i]:
-                yield word[:i] + c + word[i + 1:], "neighbour" if c in _NEAR[word[i]] else "replaced"
+                yield word[:i] + c + word[i + 1:], "neighbour" if c in KEYBOARD_NEIGHBOURS[word[i]] else "replaced"
 
 
 @lru_cache(maxsize=1)
