@@ -44,6 +44,8 @@ def main() -> None:
                     help="also report each fold under these calibration weights of the policy-adaptation probes")
     ap.add_argument("--policy-drop-weight", type=float, default=0.0, metavar="W",
                     help="train every fold with this policy-drop weight (`mmshield train --policy-drop-weight`)")
+    ap.add_argument("--policy-drop-sides", choices=("both", "user", "assistant"), default="both",
+                    help="the sides the policy-drop term applies to (`mmshield train --policy-drop-sides`)")
     ap.add_argument("--family-balance", type=float, default=0.0, metavar="ALPHA",
                     help="train every fold drawing dialogues with weight (family size) ** -ALPHA")
     args = ap.parse_args()
@@ -65,6 +67,7 @@ def main() -> None:
         test_ex = [e for e in test_pool if e.family == fam]
         models = [tr.train(train_ex, dev_ex, tr.TrainConfig(epochs=args.epochs, seed=args.seed + k,
                                                                  policy_drop_weight=args.policy_drop_weight,
+                                                                 policy_drop_sides=args.policy_drop_sides,
                                                                  family_balance=args.family_balance),
                            log=lambda m, fam=fam, k=k: print(f"[{fam} seed {args.seed + k}] {m}", file=sys.stderr))[0]
                   for k in range(args.ensemble)]

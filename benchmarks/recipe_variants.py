@@ -25,16 +25,16 @@ from mmshield.shields.embedded.model import ContextModel
 COLUMNS = ("f1", "fpr", "adaptation_still_flagged", "restricted_policy_recall")
 
 
-def parse_variant(spec: str) -> tuple[str, dict[str, float]]:
+def parse_variant(spec: str) -> tuple[str, dict[str, float | str]]:
     """`NAME=KEY:VALUE,...` -> (NAME, {KEY: VALUE}); keys must be TrainConfig fields."""
     name, _, body = spec.partition("=")
     defaults = dataclasses.asdict(tr.TrainConfig())
-    changes: dict[str, float] = {}
+    changes: dict[str, float | str] = {}
     for part in filter(None, body.split(",")):
         key, _, value = part.partition(":")
         if key not in defaults:
             raise SystemExit(f"variant {name!r}: {key!r} is not a TrainConfig field ({', '.join(sorted(defaults))})")
-        changes[key] = type(defaults[key])(float(value))
+        changes[key] = value if isinstance(defaults[key], str) else type(defaults[key])(float(value))
     return name, changes
 
 

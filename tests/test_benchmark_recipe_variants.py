@@ -18,6 +18,7 @@ def test_variant_specs_take_config_types_and_refuse_unknown_fields():
     name, changes = rv.parse_variant("drop=policy_drop_weight:1.5,epochs:3")
     assert name == "drop" and changes == {"policy_drop_weight": 1.5, "epochs": 3}
     assert isinstance(changes["epochs"], int)
+    assert rv.parse_variant("u=policy_drop_sides:user")[1] == {"policy_drop_sides": "user"}  # a text field stays text
     with pytest.raises(SystemExit, match="not a TrainConfig field"):
         rv.parse_variant("bad=learning_rate:1")
 

@@ -280,3 +280,20 @@ def test_policy_drop_training_moves_mass_off_the_confused_dimension(tmp_path):
         restricted = tr.restricted_masses(scores, dev_ex)["user"]
         assert len(restricted) == sum(bool(e.target[0].any()) for e in dev_ex)
     assert flagged[0.0] > 0.35 and flagged[3.0] < flagged[0.0] - 0.1
+
+
+def test_policy_drop_applies_only_to_the_sides_named():
+    torch = pytest.importorskip("torch")
+    from mmshield.shields.embedded import training as tr
+
+    torch.manual_seed(0)
+    model = tr.build_torch_model(8, 8, 0.0)
+    batch = tr._batch(_toy_examples()[:16], torch)  # gold-Unsafe user sides only, no assistant turns
+    with torch.no_grad():
+        loss = {sides: tr.context_loss(model, batch, 0.5, torch, 1.0, sides).item()
+                for sides in ("both", "user", "assistant")}
+        plain = tr.context_loss(model, batch, 0.5, torch, 0.0).item()
+    assert loss["assistant"] == pytest.approx(plain)  # no assistant side to drop
+    assert loss["both"] == pytest.approx(loss["user"]) and loss["user"] > plain
+    with pytest.raises(ValueError, match="policy_drop_sides"):
+        tr.context_loss(model, batch, 0.5, torch, 1.0, "neither")

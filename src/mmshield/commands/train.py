@@ -33,6 +33,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--policy-drop-weight", type=float, default=0.0, metavar="W",
                    help="also train every Unsafe side as Safe under its policy minus the violated dimension, with "
                         "this weight (sharper dimensions, fewer sides flagged once their dimension is switched off)")
+    p.add_argument("--policy-drop-sides", choices=("both", "user", "assistant"), default="both",
+                   help="the sides --policy-drop-weight applies to")
     p.add_argument("--calibration", choices=("dev", "out-of-family"), default="dev",
                    help="where the thresholds come from: dev F1 (default), or F1 on out-of-family scores (K extra "
                         "trainings, each without a group of source families, scoring that group)")
@@ -82,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     models, losses = [], []
     for k in range(max(1, args.ensemble)):
         cfg = tr.TrainConfig(epochs=args.epochs, seed=args.seed + k, hidden=args.hidden,
-                              policy_drop_weight=args.policy_drop_weight,
+                              policy_drop_weight=args.policy_drop_weight, policy_drop_sides=args.policy_drop_sides,
                               family_balance=args.family_balance)
         model, dev_loss = tr.train(train_ex, dev_ex, cfg, log=lambda m, k=k: print(f"[seed {args.seed + k}] {m}", file=sys.stderr))
         models.append(model)

@@ -350,6 +350,8 @@ class TrainConfig:
     dropout: float = 0.4
     prefix_weight: float = 0.5
     policy_drop_weight: float = 0.0
+    policy_drop_sides: str = "both"
+    """Which sides the policy-drop term applies to: "both", "user" or "assistant"."""
     family_balance: float = 0.0
     seed: int = 13
 
@@ -403,12 +405,20 @@ def _dropped_allowed(target, mask, torch):
     return torch.cat([torch.ones_like(mask[..., :1]), target + (1.0 - mask)], dim=-1) > 0
 
 
-def context_loss(model, batch, prefix_weight: float, torch, policy_drop_weight: float = 0.0):
+POLICY_DROP_SIDES = {"both": SIDES, "user": ("user",), "assistant": ("assistant",)}
+
+
+def context_loss(model, batch, prefix_weight: float, torch, policy_drop_weight: float = 0.0,
+                 policy_drop_sides: str = "both"):
     """The partial-label side loss plus prefix supervision, on a batch (x, roles, prefix, target, mask).
 
-    With `policy_drop_weight` > 0 every gold-Unsafe side also counts as Safe under its policy minus the
-    violated dimension (the policy-adaptation probe, applied to all of them rather than the build's
-    `remove_dimension` copies): mass on other dimensions is penalised beyond what the side loss does."""
+    With `policy_drop_weight` > 0 every gold-Unsafe side (of the sides named by `policy_drop_sides`) also
+    counts as Safe under its policy minus the violated dimension (the policy-adaptation probe, applied to all
+    of them rather than the build's `remove_dimension` copies): mass on other dimensions is penalised beyond
+    what the side loss does."""
+    if policy_drop_sides not in POLICY_DROP_SIDES:
+        raise ValueError(f"policy_drop_sides must be one of {sorted(POLICY_DROP_SIDES)}, not {policy_drop_sides!r}")
+    drop_on = POLICY_DROP_SIDES[policy_drop_sides]
     x, roles, prefix, target, mask = batch
     hi = model(x)
     valid = roles >= 0
@@ -425,7 +435,7 @@ def context_loss(model, batch, prefix_weight: float, torch, policy_drop_weight: 
         pres = present[:, s] & m.squeeze(-1).any(1)
         if pres.any():
             l_side = l_side + _partial_nll(side[pres], allowed[pres, s], torch).mean()
-        if dropped is not None:
+        if dropped is not None and name in drop_on:
             unsafe = pres & (target[:, s].sum(-1) > 0)
             if unsafe.any():
                 l_drop = l_drop + _partial_nll(side[unsafe], dropped[unsafe, s], torch).mean()
@@ -462,7 +472,7 @@ def train(train_ex: list[Example], dev_ex: list[Example], cfg: TrainConfig,
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs)
 
     def loss_on(batch):
-        return context_loss(model, batch, cfg.prefix_weight, torch, cfg.policy_drop_weight)
+        return context_loss(model, batch, cfg.prefix_weight, torch, cfg.policy_drop_weight, cfg.policy_drop_sides)
 
     best = (float("inf"), None)
     order = list(range(len(train_ex)))
