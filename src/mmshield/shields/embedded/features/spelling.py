@@ -132,13 +132,13 @@ class SpellingCorrector:
         self.frequencies = frequency_list() if frequencies is None else frequencies
         self.others = frozenset(vocabulary) | (extra_words() if extra is None else frozenset(extra))
         self._memo: dict[str, str | None] = {}
-        self._own_list = frequencies is not None
         self._triples: dict[str, int] | None = None
 
     def implausible(self, word: str) -> bool:
         """`word` (lower case) holds a letter triple that almost no English word has: it is misspelled."""
         if self._triples is None:
-            self._triples = _count_triples(self.frequencies) if self._own_list else triple_counts()
+            shipped = self.frequencies is frequency_list()
+            self._triples = triple_counts() if shipped else _count_triples(self.frequencies)
         padded = f"^{word}$"
         return any(self._triples.get(padded[i : i + 3], 0) < RARE_TRIPLE for i in range(len(padded) - 2))
 
