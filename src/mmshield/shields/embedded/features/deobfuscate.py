@@ -16,7 +16,7 @@ import base64
 import binascii
 import re
 import unicodedata
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Container
 
 MIN_WORDS = 4
 """A decoding must hold at least this many distinct words of 3+ letters to count."""
@@ -49,7 +49,7 @@ MORSE_CODE = {
 }
 
 
-def english_rate(text: str, vocabulary: Collection[str]) -> tuple[float, int]:
+def english_rate(text: str, vocabulary: Container[str]) -> tuple[float, int]:
     """Share of the distinct words of 3+ letters of `text` found in `vocabulary` (lower case), and how many
     distinct words there are."""
     words = {w.lower() for w in _WORDS.findall(text) if len(w) >= 3}

@@ -30,6 +30,7 @@ from importlib import resources
 from pathlib import Path
 
 from mmshield.shields.embedded.features.crosslingual import needs_crosslingual
+from mmshield.shields.embedded.features.deobfuscate import english_rate
 
 MIN_LETTERS = 4
 """Words shorter than this are never corrected (a slip in a short word has too many readings)."""
@@ -46,7 +47,6 @@ EXTRA_COUNT = 200_000
 _ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 _TOKEN = re.compile(r"(?<![\w@#/\\.'’-])[A-Za-z]{4,}(?![\w@/\\'’-]|\.\w)")  # MIN_LETTERS or more
-_WORD = re.compile(r"[A-Za-z]{3,}")
 _SENTENCE_START = re.compile(r"(^|[.!?:;\n]\s*|[\"“(]\s*)$")
 _CODE = re.compile(r"```|[{};]\s*$|^\s*(def|class|import|return|function|var|const|#include)\b", re.M)
 
@@ -146,6 +146,8 @@ class SpellingCorrector:
         w = word.lower()
         return w in self.frequencies or w in self.others
 
+    __contains__ = known  # a word container for `deobfuscate.english_rate`
+
     def best(self, word: str) -> str | None:
         """The likeliest known word that `word` (lower case, unknown) is a slip of, or None."""
         if word in self._memo:
@@ -170,10 +172,10 @@ class SpellingCorrector:
 
     def readable(self, text: str) -> bool:
         """Mostly known English prose, not code: the texts worth correcting."""
-        words = {w.lower() for w in _WORD.findall(text)}
-        if not words or needs_crosslingual(text) or _CODE.search(text):
+        if needs_crosslingual(text) or _CODE.search(text):
             return False
-        return sum(self.known(w) for w in words) >= MIN_KNOWN_RATE * len(words)
+        rate, n = english_rate(text, self)
+        return n > 0 and rate >= MIN_KNOWN_RATE
 
     def corrected(self, text: str) -> str | None:
         """`text` with its typos corrected, or None when nothing changes."""
