@@ -48,9 +48,16 @@ def main() -> None:
                     help="the sides the policy-drop term applies to (`mmshield train --policy-drop-sides`)")
     ap.add_argument("--family-balance", type=float, default=0.0, metavar="ALPHA",
                     help="train every fold drawing dialogues with weight (family size) ** -ALPHA")
+    ap.add_argument("--preference-weight", type=float, default=0.0, metavar="W",
+                    help="train every fold with the preference-pair term (`mmshield train --preference-weight`; "
+                         "the pairs cached in --features-cache)")
+    ap.add_argument("--preference-head-only", action="store_true",
+                    help="the preference term trains the assistant head only (`mmshield train --preference-head-only`)")
     args = ap.parse_args()
 
     splits = {s: tr.load_examples(args.features_cache / f"{s}.npz") for s in ("train", "dev", "test")}
+    pairs = {s: tr.load_pair_examples(args.features_cache / f"pairs-{s}") for s in ("train", "dev", "test")} \
+        if args.preference_weight > 0 else None
     everything = [e for s in splits.values() for e in s]
     test_pool = everything if args.test_cache is None else [
         e for s in ("train", "dev", "test") for e in tr.load_examples(args.test_cache / f"{s}.npz")]
@@ -68,8 +75,11 @@ def main() -> None:
         models = [tr.train(train_ex, dev_ex, tr.TrainConfig(epochs=args.epochs, seed=args.seed + k,
                                                                  policy_drop_weight=args.policy_drop_weight,
                                                                  policy_drop_sides=args.policy_drop_sides,
-                                                                 family_balance=args.family_balance),
-                           log=lambda m, fam=fam, k=k: print(f"[{fam} seed {args.seed + k}] {m}", file=sys.stderr))[0]
+                                                                 family_balance=args.family_balance,
+                                                                 preference_weight=args.preference_weight,
+                                                                 preference_head_only=args.preference_head_only),
+                           log=lambda m, fam=fam, k=k: print(f"[{fam} seed {args.seed + k}] {m}", file=sys.stderr),
+                           pairs=None if pairs is None else (pairs["train"], pairs["dev"]))[0]
                   for k in range(args.ensemble)]
         for cache, cached in member_splits.items():  # a member trained on another build (its train and dev, minus the family)
             other = {s: [e for e in ex if e.family != fam] for s, ex in cached.items()}
@@ -88,7 +98,8 @@ def main() -> None:
         th = tr.calibrate(dev_scores, dev_ex)
         results[fam] = {"n": len(test_ex), "thresholds": th, **tr.quick_metrics(test_scores, test_ex, th),
                         "auroc": tr.auroc(test_scores, test_ex),
-                        "at_0.5": tr.quick_metrics(test_scores, test_ex, {"user": 0.5, "assistant": 0.5})}
+                        "at_0.5": tr.quick_metrics(test_scores, test_ex, {"user": 0.5, "assistant": 0.5}),
+                        "pair_accuracy": tr.pair_accuracy(npm, pairs["test"]) if pairs else None}
         # the same fold under other calibration rules (weight of the policy-adaptation probes on dev)
         results[fam]["by_adaptation_weight"] = {
             str(w): {"thresholds": (t := tr.calibrate(dev_scores, dev_ex, adaptation_weight=w)),

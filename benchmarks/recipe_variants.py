@@ -1,10 +1,11 @@
 """Train the context model under several recipe variants on the same cached features; compare them on test.
 
 Each variant is `NAME=KEY:VALUE,KEY:VALUE` over `TrainConfig` fields (for example `drop1=policy_drop_weight:1`,
-`flat=family_balance:0.5`); `base` (the defaults) is always run first. Every variant is trained on the train
+`flat=family_balance:0.5`, `pairs=preference_weight:1`: preference pairs cached by `mmshield train
+--preference-weight`); `base` (the defaults) is always run first. Every variant is trained on the train
 split with early stopping and thresholds from dev, and scored on the test split: F1, AUROC, the share of
 gold-Unsafe sides still flagged once their violated dimension is switched off, and recall under a policy
-holding only that dimension.
+holding only that dimension; with cached preference pairs, the share of test pairs ranked right.
 
 Run: .venv/bin/python benchmarks/recipe_variants.py --features-cache build/features drop1=policy_drop_weight:1
 Writes reports/recipe_variants.json and .md.
@@ -38,9 +39,21 @@ def parse_variant(spec: str) -> tuple[str, dict[str, float | str]]:
     return name, changes
 
 
-def evaluate(cfg: tr.TrainConfig, splits: dict[str, list[tr.Example]], label: str) -> dict:
-    """Train one variant; its thresholds, test metrics and AUROC."""
-    model, dev_loss = tr.train(splits["train"], splits["dev"], cfg, log=lambda m: print(f"[{label}] {m}", file=sys.stderr))
+def cached_pairs(features_cache: Path) -> dict[str, list[tr.PairExample]]:
+    """Preference pairs featurized by `mmshield train --preference-weight` (empty where not cached)."""
+    out = {}
+    for split in ("train", "dev", "test"):
+        base = features_cache / f"pairs-{split}"
+        out[split] = tr.load_pair_examples(base) if base.with_name(f"{base.name}-chosen.npz").is_file() else []
+    return out
+
+
+def evaluate(cfg: tr.TrainConfig, splits: dict[str, list[tr.Example]], label: str,
+             pairs: dict[str, list[tr.PairExample]] | None = None) -> dict:
+    """Train one variant; its thresholds, test metrics and AUROC (and preference-pair accuracy on test pairs)."""
+    pairs = pairs or {"train": [], "dev": [], "test": []}
+    model, dev_loss = tr.train(splits["train"], splits["dev"], cfg, log=lambda m: print(f"[{label}] {m}", file=sys.stderr),
+                               pairs=(pairs["train"], pairs["dev"]))
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "w.npz"
         tr.export_weights(model, path, {})
@@ -48,7 +61,7 @@ def evaluate(cfg: tr.TrainConfig, splits: dict[str, list[tr.Example]], label: st
     th = tr.calibrate(tr.side_scores(npm, splits["dev"]), splits["dev"])
     scores = tr.side_scores(npm, splits["test"])
     return {"dev_loss": round(dev_loss, 5), "thresholds": th, **tr.quick_metrics(scores, splits["test"], th),
-            "auroc": tr.auroc(scores, splits["test"])}
+            "auroc": tr.auroc(scores, splits["test"]), "pair_accuracy": tr.pair_accuracy(npm, pairs["test"])}
 
 
 def table(results: dict[str, dict]) -> str:
@@ -74,12 +87,13 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     common = parse_variant(f"all={args.set}")[1]
     splits = {s: tr.load_examples(args.features_cache / f"{s}.npz") for s in ("train", "dev", "test")}
+    pairs = cached_pairs(args.features_cache)
     results: dict[str, dict] = {}
     for name, changes in [("base", {}), *map(parse_variant, args.variants)]:
         for seed in args.seeds:
             label = name if len(args.seeds) == 1 else f"{name} seed {seed}"
             cfg = dataclasses.replace(tr.TrainConfig(seed=seed), **{**common, **changes})
-            results[label] = {"config": changes, **evaluate(cfg, splits, label)}
+            results[label] = {"config": changes, **evaluate(cfg, splits, label, pairs)}
             print(json.dumps({label: results[label]}), file=sys.stderr)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")

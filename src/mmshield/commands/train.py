@@ -35,6 +35,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "this weight (sharper dimensions, fewer sides flagged once their dimension is switched off)")
     p.add_argument("--policy-drop-sides", choices=("both", "user", "assistant"), default="both",
                    help="the sides --policy-drop-weight applies to")
+    p.add_argument("--preference-weight", type=float, default=0.0, metavar="W",
+                   help="add a ranking term on the build's preference pairs (preference_pairs.jsonl: the same dialogue "
+                        "answered twice, the rejected reply the more harmful) with this weight: the assistant side "
+                        "learns which of two real model replies hands over more")
+    p.add_argument("--preference-head-only", action="store_true",
+                   help="with --preference-weight: only the assistant head learns from the pairs, not the layers the "
+                        "user side shares")
     p.add_argument("--calibration", choices=("dev", "out-of-family"), default="dev",
                    help="where the thresholds come from: dev F1 (default), or F1 on out-of-family scores (K extra "
                         "trainings, each without a group of source families, scoring that group)")
@@ -81,12 +88,20 @@ def run(args: argparse.Namespace) -> int:
     hold = set(args.holdout_family)
     train_ex = [e for e in splits["train"] if e.family not in hold]
     dev_ex = [e for e in splits["dev"] if e.family not in hold]
+    pairs = None
+    if args.preference_weight > 0:
+        pair_splits = load_pair_splits(args.data, args.features_cache, text_encoder)
+        if pair_splits is None:
+            return 2
+        pairs = (pair_splits["train"], pair_splits["dev"])
     models, losses = [], []
     for k in range(max(1, args.ensemble)):
         cfg = tr.TrainConfig(epochs=args.epochs, seed=args.seed + k, hidden=args.hidden,
                               policy_drop_weight=args.policy_drop_weight, policy_drop_sides=args.policy_drop_sides,
-                              family_balance=args.family_balance)
-        model, dev_loss = tr.train(train_ex, dev_ex, cfg, log=lambda m, k=k: print(f"[seed {args.seed + k}] {m}", file=sys.stderr))
+                              family_balance=args.family_balance, preference_weight=args.preference_weight,
+                              preference_head_only=args.preference_head_only)
+        model, dev_loss = tr.train(train_ex, dev_ex, cfg, log=lambda m, k=k: print(f"[seed {args.seed + k}] {m}", file=sys.stderr),
+                                   pairs=pairs)
         models.append(model)
         losses.append(dev_loss)
     member_caches = args.member_features_cache or [
@@ -124,9 +139,13 @@ def run(args: argparse.Namespace) -> int:
     else:
         meta["thresholds"] = tr.calibrate(tr.side_scores(ContextModel.load(out), dev_ex), dev_ex)
         meta["calibration"] = "thresholds maximise dev F1 per side"
+    if pairs is not None:
+        meta["preference_pairs"] = {"train": len(pairs[0]), "dev": len(pairs[1]),
+                                    "test_accuracy": tr.pair_accuracy(ContextModel.load(out), pair_splits["test"])}
     meta["train_seconds"] = round(time.time() - t0, 1)
     out.with_suffix(".json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    print(json.dumps({"weights": str(out), "thresholds": meta["thresholds"], "dev_loss": meta["dev_loss"]}))
+    print(json.dumps({"weights": str(out), "thresholds": meta["thresholds"], "dev_loss": meta["dev_loss"],
+                      **({"preference_pairs": meta["preference_pairs"]} if pairs is not None else {})}))
     return 0
 
 
@@ -184,6 +203,33 @@ def load_splits(data: Path, features_cache: Path, analyzer, no_images: bool, tex
             table.save()
         print(f"{data.name} {split}: {len(splits[split])} dialogues", file=sys.stderr)
     return splits
+
+
+def load_pair_splits(data: Path, features_cache: Path, text_encoder):
+    """Featurized preference pairs of one build per split, from the features cache when it is newer than the
+    build's pairs file (call after `load_splits`, which claims the cache for `text_encoder`)."""
+    from mmshield.data.preference import FILE_NAME, read_pairs
+    from mmshield.shields.embedded import training as tr
+    from mmshield.shields.embedded.featurize import DialogueEncoder
+
+    path = data / FILE_NAME
+    if not path.is_file():
+        print(f"missing {path}: rebuild with `mmshield data build --out {data}` (it writes the pairs)", file=sys.stderr)
+        return None
+    table = tr.TableEncoder(text_encoder, path=features_cache / "text_table.npy")
+    enc = DialogueEncoder(table, None, read_images=False)
+    out = {}
+    for split in ("train", "dev", "test"):
+        cache = features_cache / f"pairs-{split}"
+        files = [cache.with_name(f"{cache.name}-{w}.npz") for w in ("chosen", "rejected")]
+        if all(f.is_file() and f.stat().st_mtime > path.stat().st_mtime for f in files):
+            out[split] = tr.load_pair_examples(cache)
+        else:
+            out[split] = tr.featurize_pairs(list(read_pairs(data, split)), enc, desc=f"pairs {split}")
+            tr.save_pair_examples(cache, out[split])
+            table.save()
+        print(f"{data.name} preference pairs {split}: {len(out[split])}", file=sys.stderr)
+    return out
 
 
 def run_finetune(args: argparse.Namespace) -> int:

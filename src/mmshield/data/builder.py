@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mmshield.data import augmentations, card, compose, llm_replies, splits
+from mmshield.data import augmentations, card, compose, llm_replies, preference, splits
 from mmshield.data.items import Draft, Item
 from mmshield.data.lexicon import any_harm_word
 from mmshield.data.sources import SOURCE_MODULES, load_module
@@ -335,7 +335,9 @@ def build(cfg: BuildConfig, log: Callable[[str], None] | None = None) -> dict[st
                 records.append(to_record(d, rid, split, writer))
         aug = augmentations.augment(records, cfg.seed)
         records.extend(aug)
-        manifest = _write(tmp, records, cfg, loaded, items, t0, failures)
+        pairs = _preference_pairs(cfg)
+        preference.write_pairs(tmp, pairs)
+        manifest = _write(tmp, records, cfg, loaded, items, t0, failures, pairs)
         _swap_into(tmp, cfg.out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -344,8 +346,17 @@ def build(cfg: BuildConfig, log: Callable[[str], None] | None = None) -> dict[st
     return manifest
 
 
+def _preference_pairs(cfg: BuildConfig) -> list[Record]:
+    """The label-free preference pairs (hh-rlhf harmless-base) when that source is in the build and its licence
+    is allowed; written beside the splits for `mmshield train --preference-weight`."""
+    if cfg.sources is not None and "hh_rlhf" not in cfg.sources:
+        return []
+    pairs = preference.hh_rlhf_pairs(cfg.data_root, cfg.seed)
+    return [p for p in pairs if licence_allowed(p["license"], cfg)][: cfg.limit_per_source]
+
+
 def _write(out: Path, records: list[Record], cfg: BuildConfig, loaded: dict[str, int], items: list[Item],
-           t0: float, failures: int) -> dict[str, Any]:
+           t0: float, failures: int, pairs: list[Record]) -> dict[str, Any]:
     by_split: dict[str, list[Record]] = {s: [] for s in splits.SPLITS}
     for r in records:
         by_split[r["split"]].append(r)
@@ -374,6 +385,8 @@ def _write(out: Path, records: list[Record], cfg: BuildConfig, loaded: dict[str,
         "llm_replies": None if cfg.llm_replies is None else {
             "file": str(cfg.llm_replies), "sha256": file_sha256(cfg.llm_replies),
             "dialogues": sum(1 for r in records if r.get("strategy") == "llm_reply" and r["data_type"] == "default")},
+        "preference_pairs": {"file": preference.FILE_NAME, "counts": {s: sum(p["split"] == s for p in pairs)
+                                                                      for s in splits.SPLITS}},
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
     examples = _examples(records, cfg.seed)

@@ -231,6 +231,37 @@ def featurize(records: list[dict], base_dir: Path, encoder: DialogueEncoder, *, 
     return out
 
 
+@dataclass
+class PairExample:
+    """A preference pair as two featurized dialogues sharing a prefix: the same turns answered by the chosen
+    reply and by the rejected (more harmful) one."""
+
+    chosen: Example
+    rejected: Example
+
+
+def featurize_pairs(pairs: list[dict], encoder: DialogueEncoder, *, desc: str = "") -> list[PairExample]:
+    """Featurize preference pairs (`mmshield.data.preference` records); they hold no images."""
+    from mmshield.data.preference import pair_records
+
+    both = [pair_records(p) for p in pairs]
+    chosen = featurize([c for c, _ in both], Path("."), encoder, desc=f"{desc} chosen")
+    rejected = featurize([r for _, r in both], Path("."), encoder, desc=f"{desc} rejected")
+    return [PairExample(c, r) for c, r in zip(chosen, rejected)]
+
+
+def save_pair_examples(path: Path, pairs: list[PairExample]) -> None:
+    """Cache featurized pairs as two example files, `<path>-chosen.npz` and `<path>-rejected.npz`."""
+    for which in ("chosen", "rejected"):
+        save_examples(path.with_name(f"{path.name}-{which}.npz"), [getattr(p, which) for p in pairs])
+
+
+def load_pair_examples(path: Path) -> list[PairExample]:
+    """Featurized pairs cached by `save_pair_examples` under the same `path`."""
+    chosen, rejected = (load_examples(path.with_name(f"{path.name}-{w}.npz")) for w in ("chosen", "rejected"))
+    return [PairExample(c, r) for c, r in zip(chosen, rejected)]
+
+
 def save_examples(path: Path, examples: list[Example]) -> None:
     """Cache featurized examples (npz) so retraining does not recompute features."""
     lengths = np.array([len(e.x) for e in examples])
@@ -353,6 +384,12 @@ class TrainConfig:
     policy_drop_sides: str = "both"
     """Which sides the policy-drop term applies to: "both", "user" or "assistant"."""
     family_balance: float = 0.0
+    preference_weight: float = 0.0
+    """Weight of the ranking term on preference pairs (`preference_loss`); 0 leaves it out."""
+    preference_batch: int = 8
+    """Pairs drawn beside every batch of dialogues (about one pass over 1,800 pairs per epoch)."""
+    preference_head_only: bool = False
+    """The preference term trains the assistant head only, not the layers both sides share."""
     seed: int = 13
 
 
@@ -448,6 +485,46 @@ def context_loss(model, batch, prefix_weight: float, torch, policy_drop_weight: 
     return l_side + prefix_weight * l_pre + policy_drop_weight * l_drop
 
 
+def _last_turn_unsafe_logit(model, batch, torch, head_only: bool = False):
+    """Per dialogue of a batch, the assistant head's log-odds of unsafe (any dimension) against safe at its last
+    turn (the reply a preference pair differs in); `head_only` keeps the gradient out of the shared layers."""
+    x, roles = batch[0], batch[1]
+    hi = model(x)
+    lt = _role_turn_logits(model, hi.detach() if head_only else hi, "assistant")  # (B, n, K+1)
+    last = (roles >= 0).sum(1) - 1
+    logits = lt[torch.arange(lt.shape[0]), last]
+    return torch.logsumexp(logits[:, 1:], -1) - logits[:, 0]
+
+
+def preference_loss(model, chosen_batch, rejected_batch, torch, head_only: bool = False):
+    """Bradley-Terry ranking loss: the rejected reply should score more unsafe than the chosen one. It ranks
+    only; neither reply is taken to be Safe or Unsafe (both may be either). `head_only`: only the assistant head
+    learns from it, so the shared layers (and the user side) see the labelled dialogues alone."""
+    margin = (_last_turn_unsafe_logit(model, rejected_batch, torch, head_only)
+              - _last_turn_unsafe_logit(model, chosen_batch, torch, head_only))
+    return torch.nn.functional.softplus(-margin).mean()
+
+
+def _pair_batches(pairs: list[PairExample], torch):
+    return _batch([p.chosen for p in pairs], torch), _batch([p.rejected for p in pairs], torch)
+
+
+def pair_accuracy(model_np, pairs: list[PairExample]) -> float | None:
+    """Share of pairs whose rejected reply gets higher last-turn assistant log-odds of unsafe than the chosen one
+    (log-odds, not the mass: a mass rounds to 0 for both replies of a plainly safe pair)."""
+    if not pairs:
+        return None
+
+    def last_unsafe(e: Example) -> float:
+        roles = ["user" if r == 0 else "assistant" for r in e.roles]
+        z = np.atleast_2d(model_np.forward(e.x, roles)[-1].logits.astype(np.float64))  # (members, K+1)
+        rest = z[:, 1:].max(-1)
+        return float((rest + np.log(np.exp(z[:, 1:] - rest[:, None]).sum(-1)) - z[:, 0]).mean())
+
+    wins = [last_unsafe(p.rejected) > last_unsafe(p.chosen) for p in pairs]
+    return round(float(np.mean(wins)), 4)
+
+
 def family_sampling_weights(examples: list[Example], alpha: float) -> list[float]:
     """Per example, (size of its source family) ** -alpha: 0 keeps the build's mix, 1 makes every family
     equally likely; an unseen family is more like any one family than like the build's largest ones."""
@@ -458,8 +535,10 @@ def family_sampling_weights(examples: list[Example], alpha: float) -> list[float
 
 
 def train(train_ex: list[Example], dev_ex: list[Example], cfg: TrainConfig,
-          log: Callable[[str], None] = print):
-    """Train; returns the best model (by dev loss) and its dev loss."""
+          log: Callable[[str], None] = print,
+          pairs: tuple[list[PairExample], list[PairExample]] | None = None):
+    """Train; returns the best model (by dev loss) and its dev loss. With `cfg.preference_weight` > 0, `pairs`
+    (train, dev) adds the preference ranking term to the training and the dev loss."""
     import torch
 
     torch.manual_seed(cfg.seed)
@@ -474,6 +553,10 @@ def train(train_ex: list[Example], dev_ex: list[Example], cfg: TrainConfig,
     def loss_on(batch):
         return context_loss(model, batch, cfg.prefix_weight, torch, cfg.policy_drop_weight, cfg.policy_drop_sides)
 
+    use_pairs = cfg.preference_weight > 0 and pairs is not None and len(pairs[0]) > 0
+    if cfg.preference_weight > 0 and not use_pairs:
+        raise ValueError("preference_weight > 0 needs preference pairs (train, dev)")
+    pair_rng = random.Random(cfg.seed + 1)  # its own draws: the dialogue batches are the same with or without pairs
     best = (float("inf"), None)
     order = list(range(len(train_ex)))
     draw = family_sampling_weights(train_ex, cfg.family_balance) if cfg.family_balance > 0 else None
@@ -493,6 +576,10 @@ def train(train_ex: list[Example], dev_ex: list[Example], cfg: TrainConfig,
             rng.shuffle(batches)
             for bi in batches:
                 loss = loss_on(_batch([train_ex[i] for i in bi], torch))
+                if use_pairs:
+                    drawn = pair_rng.sample(pairs[0], min(cfg.preference_batch, len(pairs[0])))
+                    loss = loss + cfg.preference_weight * preference_loss(model, *_pair_batches(drawn, torch), torch,
+                                                                          cfg.preference_head_only)
                 opt.zero_grad()
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -506,6 +593,11 @@ def train(train_ex: list[Example], dev_ex: list[Example], cfg: TrainConfig,
             for i in range(0, len(dev_ex), 256):
                 dl += float(loss_on(_batch(dev_ex[i : i + 256], torch))) * len(dev_ex[i : i + 256])
                 dn += len(dev_ex[i : i + 256])
+            if use_pairs and pairs[1]:
+                dev_pairs = pairs[1]
+                pl = sum(float(preference_loss(model, *_pair_batches(dev_pairs[i : i + 256], torch), torch))
+                         * len(dev_pairs[i : i + 256]) for i in range(0, len(dev_pairs), 256)) / len(dev_pairs)
+                dl += cfg.preference_weight * pl * dn
         dev_loss = dl / max(dn, 1)
         log(f"epoch {epoch + 1}/{cfg.epochs} train loss {total / max(nb, 1):.4f} dev loss {dev_loss:.4f} ({time.time() - t0:.0f}s)")
         if dev_loss < best[0]:
@@ -665,4 +757,4 @@ def auroc(scores: np.ndarray, rows: Sequence[Any]) -> dict[str, float | None]:
     return out
 
 
-__all__ = ["Example", "TrainConfig", "auroc", "calibrate", "export_weights", "featurize", "train"]
+__all__ = ["Example", "PairExample", "TrainConfig", "auroc", "calibrate", "export_weights", "featurize", "train"]
