@@ -56,8 +56,7 @@ def main() -> None:
     args = ap.parse_args()
 
     splits = {s: tr.load_examples(args.features_cache / f"{s}.npz") for s in ("train", "dev", "test")}
-    pairs = {s: tr.load_pair_examples(args.features_cache / f"pairs-{s}") for s in ("train", "dev", "test")} \
-        if args.preference_weight > 0 else None
+    pairs = tr.load_cached_pairs(args.features_cache) if args.preference_weight > 0 else None
     everything = [e for s in splits.values() for e in s]
     test_pool = everything if args.test_cache is None else [
         e for s in ("train", "dev", "test") for e in tr.load_examples(args.test_cache / f"{s}.npz")]

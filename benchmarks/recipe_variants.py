@@ -39,15 +39,6 @@ def parse_variant(spec: str) -> tuple[str, dict[str, float | str]]:
     return name, changes
 
 
-def cached_pairs(features_cache: Path) -> dict[str, list[tr.PairExample]]:
-    """Preference pairs featurized by `mmshield train --preference-weight` (empty where not cached)."""
-    out = {}
-    for split in ("train", "dev", "test"):
-        base = features_cache / f"pairs-{split}"
-        out[split] = tr.load_pair_examples(base) if base.with_name(f"{base.name}-chosen.npz").is_file() else []
-    return out
-
-
 def evaluate(cfg: tr.TrainConfig, splits: dict[str, list[tr.Example]], label: str,
              pairs: dict[str, list[tr.PairExample]] | None = None) -> dict:
     """Train one variant; its thresholds, test metrics and AUROC (and preference-pair accuracy on test pairs)."""
@@ -87,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     common = parse_variant(f"all={args.set}")[1]
     splits = {s: tr.load_examples(args.features_cache / f"{s}.npz") for s in ("train", "dev", "test")}
-    pairs = cached_pairs(args.features_cache)
+    pairs = tr.load_cached_pairs(args.features_cache)
     results: dict[str, dict] = {}
     for name, changes in [("base", {}), *map(parse_variant, args.variants)]:
         for seed in args.seeds:

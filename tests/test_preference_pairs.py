@@ -125,4 +125,8 @@ def test_train_command_learns_from_the_build_pairs_and_reports_their_accuracy(tm
     meta = json.loads(out.with_suffix(".json").read_text())
     assert meta["config"]["preference_weight"] == 1.0
     assert meta["preference_pairs"]["train"] == 2 and meta["preference_pairs"]["test_accuracy"] in (0.0, 0.5, 1.0)
-    assert (tmp_path / "fc" / "pairs-train-chosen.npz").is_file()  # cached for generalisation.py / recipe_variants
+    from mmshield.shields.embedded import training as tr
+
+    cached = tr.load_cached_pairs(tmp_path / "fc")  # what generalisation.py and recipe_variants read
+    assert [len(cached[s]) for s in ("train", "dev", "test")] == [2, 2, 2]
+    assert cached["train"][0].chosen.x.shape == cached["train"][0].rejected.x.shape  # same turns, other last reply

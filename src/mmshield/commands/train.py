@@ -220,8 +220,7 @@ def load_pair_splits(data: Path, features_cache: Path, text_encoder):
     enc = DialogueEncoder(table, None, read_images=False)
     out = {}
     for split in ("train", "dev", "test"):
-        cache = features_cache / f"pairs-{split}"
-        files = [cache.with_name(f"{cache.name}-{w}.npz") for w in ("chosen", "rejected")]
+        cache, files = tr.pair_cache_files(features_cache, split)
         if all(f.is_file() and f.stat().st_mtime > path.stat().st_mtime for f in files):
             out[split] = tr.load_pair_examples(cache)
         else:

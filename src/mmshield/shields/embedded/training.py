@@ -262,6 +262,22 @@ def load_pair_examples(path: Path) -> list[PairExample]:
     return [PairExample(c, r) for c, r in zip(chosen, rejected)]
 
 
+def pair_cache_files(features_cache: Path, split: str) -> tuple[Path, list[Path]]:
+    """Where a features cache keeps one split's featurized pairs: the `save_pair_examples` path and its two files."""
+    base = features_cache / f"pairs-{split}"
+    return base, [base.with_name(f"{base.name}-{w}.npz") for w in ("chosen", "rejected")]
+
+
+def load_cached_pairs(features_cache: Path) -> dict[str, list[PairExample]]:
+    """The featurized pairs of every split in a features cache (`mmshield train --preference-weight` writes them);
+    empty for a split not cached."""
+    out: dict[str, list[PairExample]] = {}
+    for split in ("train", "dev", "test"):
+        base, files = pair_cache_files(features_cache, split)
+        out[split] = load_pair_examples(base) if all(f.is_file() for f in files) else []
+    return out
+
+
 def save_examples(path: Path, examples: list[Example]) -> None:
     """Cache featurized examples (npz) so retraining does not recompute features."""
     lengths = np.array([len(e.x) for e in examples])
