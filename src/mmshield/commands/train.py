@@ -128,6 +128,7 @@ def run(args: argparse.Namespace) -> int:
             "multilingual": text_encoder.multilingual,
             "holdout_families": sorted(hold), "n_train": len(train_ex), "n_dev": len(dev_ex)}
     tr.export_weights(models if len(models) > 1 else models[0], out, meta)
+    shipped = ContextModel.load(out)
     if args.calibration == "out-of-family":
         from mmshield.shields.embedded.family_calibration import out_of_family_thresholds
 
@@ -137,11 +138,11 @@ def run(args: argparse.Namespace) -> int:
         meta["calibration"] = (f"thresholds maximise F1 per side on out-of-family scores ({args.calibration_groups} "
                                "groups of source families, each scored by a model trained without it)")
     else:
-        meta["thresholds"] = tr.calibrate(tr.side_scores(ContextModel.load(out), dev_ex), dev_ex)
+        meta["thresholds"] = tr.calibrate(tr.side_scores(shipped, dev_ex), dev_ex)
         meta["calibration"] = "thresholds maximise dev F1 per side"
     if pairs is not None:
         meta["preference_pairs"] = {"train": len(pairs[0]), "dev": len(pairs[1]),
-                                    "test_accuracy": tr.pair_accuracy(ContextModel.load(out), pair_splits["test"])}
+                                    "test_accuracy": tr.pair_accuracy(shipped, pair_splits["test"])}
     meta["train_seconds"] = round(time.time() - t0, 1)
     out.with_suffix(".json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     print(json.dumps({"weights": str(out), "thresholds": meta["thresholds"], "dev_loss": meta["dev_loss"],
@@ -218,13 +219,16 @@ def load_pair_splits(data: Path, features_cache: Path, text_encoder):
         return None
     table = tr.TableEncoder(text_encoder, path=features_cache / "text_table.npy")
     enc = DialogueEncoder(table, None, read_images=False)
+    by_split: dict[str, list[dict]] = {"train": [], "dev": [], "test": []}
+    for pair in read_pairs(data):
+        by_split.setdefault(pair.get("split", ""), []).append(pair)
     out = {}
     for split in ("train", "dev", "test"):
         cache, files = tr.pair_cache_files(features_cache, split)
         if all(f.is_file() and f.stat().st_mtime > path.stat().st_mtime for f in files):
             out[split] = tr.load_pair_examples(cache)
         else:
-            out[split] = tr.featurize_pairs(list(read_pairs(data, split)), enc, desc=f"pairs {split}")
+            out[split] = tr.featurize_pairs(by_split[split], enc, desc=f"pairs {split}")
             tr.save_pair_examples(cache, out[split])
             table.save()
         print(f"{data.name} preference pairs {split}: {len(out[split])}", file=sys.stderr)

@@ -609,12 +609,10 @@ def train(train_ex: list[Example], dev_ex: list[Example], cfg: TrainConfig,
             for i in range(0, len(dev_ex), 256):
                 dl += float(loss_on(_batch(dev_ex[i : i + 256], torch))) * len(dev_ex[i : i + 256])
                 dn += len(dev_ex[i : i + 256])
-            if use_pairs and pairs[1]:
-                dev_pairs = pairs[1]
-                pl = sum(float(preference_loss(model, *_pair_batches(dev_pairs[i : i + 256], torch), torch))
-                         * len(dev_pairs[i : i + 256]) for i in range(0, len(dev_pairs), 256)) / len(dev_pairs)
-                dl += cfg.preference_weight * pl * dn
         dev_loss = dl / max(dn, 1)
+        if use_pairs and pairs[1]:
+            with torch.no_grad():
+                dev_loss += cfg.preference_weight * float(preference_loss(model, *_pair_batches(pairs[1], torch), torch))
         log(f"epoch {epoch + 1}/{cfg.epochs} train loss {total / max(nb, 1):.4f} dev loss {dev_loss:.4f} ({time.time() - t0:.0f}s)")
         if dev_loss < best[0]:
             best = (dev_loss, {k: v.clone() for k, v in model.state_dict().items()})
