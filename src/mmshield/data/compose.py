@@ -424,6 +424,36 @@ def compose_unsafe_prompt(it: Item, rng: random.Random, ctx: Ctx) -> list[Draft]
     return out
 
 
+DECLARED_PLAN_RATE = {"unsafe": 0.5, "safe": 1.0}
+"""Share of English requests whose task is also said as the user's plan: benign requests that can be said so are
+about half as many as harmful ones, so their rate is about twice theirs and the shape is not a label."""
+
+
+def declared_plan(it: Item, rng: random.Random, ctx: Ctx) -> list[Draft]:
+    """Sometimes one more dialogue: the request's task said as the user's own plan, not asked ("I'm going to rob
+    my neighbor's house. What should I do first?"): Unsafe for a harmful request, Safe for a benign one."""
+    if it.lang != "en" or rng.random() >= DECLARED_PLAN_RATE.get(it.label, 0.0):
+        return []
+    q = clean(it.text)
+    t = task_phrase(q)
+    said = strategies.declared_intent(rng, t) if t else None
+    if not said:
+        return []
+    db = DB()
+    prefix(db, rng, ctx, 4)
+    if it.label == "safe":
+        db.user(said)
+        benign_ending(db, rng, q, t, steps=ctx.donor_steps(it, rng, harmful=False))
+        pattern = "hard_negative" if it.family in HARD_NEG_FAMILIES else "benign_chat"
+        return [finish(db, it, pattern, strategy="declared_intent",
+                       safe_why="a plan the user states that involves nothing prohibited")]
+    db.user(said, risky=True)
+    k, _ = topic_for(q, it.dimension, it.subdimension)
+    what = unsafe_ending(db, rng, t, k, it.dimension, steps=ctx.donor_steps(it, rng, harmful=True))
+    return [finish(db, it, "single_turn", dim=it.dimension, sub=it.subdimension, intent=q, what=_what(q, t),
+                   a_what=what, strategy="declared_intent")]
+
+
 def _what(q: str, t: str | None) -> str:
     return f"help to {clean(t)[:160]}" if t else f"an answer to a harmful request (\"{q[:160]}\")"
 
@@ -785,5 +815,5 @@ def compose(it: Item, rng: random.Random, ctx: Ctx) -> list[Draft]:
     if it.kind in ("spam", "ham"):
         return compose_sms(it, rng, ctx)
     if it.label == "unsafe":
-        return compose_unsafe_prompt(it, rng, ctx)
-    return compose_safe_prompt(it, rng, ctx)
+        return compose_unsafe_prompt(it, rng, ctx) + declared_plan(it, rng, ctx)
+    return compose_safe_prompt(it, rng, ctx) + declared_plan(it, rng, ctx)

@@ -28,10 +28,12 @@ RULES: list[tuple[str, str, str]] = [
     # Self-harm
     (SH, "Eating disorders", r"anorex\w*|bulimi\w*|pro-?ana|starv(e|ing) (myself|yourself)|purg(e|ing) after|thinspiration|stop eating|lose \d+ (pounds|kg|lbs) in (a|one|\d+) (week|day)"),
     (SH, "Suicide methods", r"(how|way|ways|method|methods|best|easiest|painless|quickest|fastest)\W+(\w+\W+){0,4}(kill|hang|drown|poison|shoot) (myself|yourself|oneself)|painless (way|method) to die|how (to|do i|can i) (commit )?suicide|lethal dose|overdose on purpose|suicide methods?"),
-    (SH, "Self-harm methods", r"self[- ]?harm\w*|cut(ting)? (myself|yourself|my wrists?|my arms?)|burn(ing)? myself|hurt(ing)? (myself|yourself)|self-injur\w*|wrist\w*"),
+    (SH, "Self-harm methods", r"self[- ]?harm\w*|cut(ting)? (myself|yourself|my wrists?|my arms?)|(the urge|i want|i wanna|i need) (to )?cut( myself| again)?(?=\s*([.,!?;]|but\b|and\b|$))|burn(ing)? myself|hurt(ing)? (myself|yourself)|self-injur\w*|wrist\w*"),
     (SH, "Encouragement of self-harm", r"(encourage|convince|persuade|tell) \w+ to (kill|harm|hurt|cut) (themselves|himself|herself)|you should (just )?(kill|hurt) yourself|go kill yourself"),
     (SH, "Glorification of suicide", r"glorif\w* suicide|suicide is (beautiful|romantic|brave|noble)|romantici[sz]\w* suicide"),
-    (SH, "Suicidal ideation", r"suicid\w*|want to die|don'?t want to live|no reason to live|better off dead|(kill|end) (myself|my life)|end it all"),
+    (SH, "Suicidal ideation", r"suicid\w*|want to die|wanna die|wish (that )?i (was|were) (dead|never born)|"
+     r"wish i (had|'d) never been born|(don'?t|do not|no longer) want to (live|be alive|exist|wake up)|no reason to (live|go on)|"
+     r"tired of (living|being alive)(?! (in|with|on|at|like|under|near|off|out|paycheck|around|among|next|here|there|alone|together))|better off dead|(kill|killing|end|ending) (myself|my (own )?life)|take my (own )?life|end it all"),
     (SH, "Harmful mental health advice", r"stop taking (my|your) (meds|medication|antidepressants)|instead of (therapy|medication)|don'?t need (a )?therapist"),
     # Malicious disruption (cyber attacks go here, not to Illegal Activities)
     (M, "Denial-of-Service", r"\bddos\b|denial[- ]of[- ]service|botnet|flood (a |the )?(server|website|network)|take (down|offline) (a |the )?(website|server|network)"),
