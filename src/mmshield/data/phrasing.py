@@ -73,6 +73,20 @@ def starts_with_verb(phrase: str) -> bool:
     return first.isalpha() and first.islower() and first not in _NOT_A_VERB and not first.endswith("ly")
 
 
+# Verbs that ask for content or information ("write", "explain"), not for an act done in the world.
+_ASKS_FOR_CONTENT = frozenset(
+    "write give create develop generate provide explain list describe draft compose tell show outline suggest "
+    "design produce summarize summarise share offer recommend teach help answer detail know find".split())
+
+
+def names_an_act(task: str) -> bool:
+    """Whether a task phrase is a plain verb phrase naming something done ("rob a house"), not a request for
+    content ("write a tutorial") and not a clause with a question or a list in it."""
+    words = task.split()
+    return bool(words) and starts_with_verb(task) and words[0].lower() not in _ASKS_FOR_CONTENT \
+        and "?" not in task and "," not in task
+
+
 def _lower_first(s: str) -> str:
     s = _ME.sub(lambda m: m.group(1) + " ", s)
     if len(s) > 1 and s[0].isupper() and not s[1].isupper():

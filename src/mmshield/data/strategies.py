@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 
-from mmshield.data.phrasing import sentence, starts_with_verb
+from mmshield.data.phrasing import names_an_act, sentence
 
 PERSONAS = [
     ("Viktor", "retired chemist"), ("Mara", "former intelligence officer"), ("Dr. Hale", "disgraced professor"),
@@ -182,10 +182,6 @@ def rephrase(rng: random.Random, q: str, t: str | None) -> tuple[str, str]:
     return rng.choice(pools[kind]).format(t=t), kind
 
 
-# Verbs that ask for content ("write", "explain"): "I'm going to write a tutorial" is not how an intent is said.
-_CONTENT_VERBS = frozenset(
-    "write give create develop generate provide explain list describe draft compose tell show outline suggest "
-    "design produce summarize summarise share offer recommend teach help answer detail know find".split())
 _INTENT_OPENERS = ["I'm going to {t}.", "I've decided to {t}.", "I think I'm going to {t} this weekend.",
                    "Tomorrow I'll {t}.", "I'm planning to {t}.", "I really want to {t}.", "Tonight I'm going to {t}.",
                    "I've made up my mind: I'm going to {t}."]
@@ -197,8 +193,7 @@ def declared_intent(rng: random.Random, t: str) -> str | None:
     """The task said as the speaker's own plan ("I'm going to rob my neighbor's house. When is the best time?"),
     with a follow-up that asks nothing by itself. Used for harmful and benign tasks alike, so the shape is not a
     label; None for a task that asks for content rather than an act, or that is not a plain verb phrase."""
-    words = t.split()
-    if not words or not starts_with_verb(t) or words[0].lower() in _CONTENT_VERBS or "?" in t or "," in t:
+    if not names_an_act(t):
         return None
     said = rng.choice(_INTENT_OPENERS).format(t=t.rstrip(" ."))
     follow = rng.choice(_INTENT_FOLLOWUPS)
