@@ -48,6 +48,8 @@ def main() -> None:
                     help="the sides the policy-drop term applies to (`mmshield train --policy-drop-sides`)")
     ap.add_argument("--family-balance", type=float, default=0.0, metavar="ALPHA",
                     help="train every fold drawing dialogues with weight (family size) ** -ALPHA")
+    ap.add_argument("--hard-negative-weight", type=float, default=1.0, metavar="W",
+                    help="train every fold drawing hard negatives W times as often (`mmshield train --hard-negative-weight`)")
     ap.add_argument("--preference-weight", type=float, default=0.0, metavar="W",
                     help="train every fold with the preference-pair term (`mmshield train --preference-weight`; "
                          "the pairs cached in --features-cache)")
@@ -57,6 +59,8 @@ def main() -> None:
 
     splits = {s: tr.load_examples(args.features_cache / f"{s}.npz") for s in ("train", "dev", "test")}
     pairs = tr.load_cached_pairs(args.features_cache) if args.preference_weight > 0 else None
+    for s, ex in splits.items():  # caches older than the pattern field: read it from the build
+        tr.attach_patterns(ex, args.data / f"{s}.jsonl")
     everything = [e for s in splits.values() for e in s]
     test_pool = everything if args.test_cache is None else [
         e for s in ("train", "dev", "test") for e in tr.load_examples(args.test_cache / f"{s}.npz")]
@@ -75,6 +79,7 @@ def main() -> None:
                                                                  policy_drop_weight=args.policy_drop_weight,
                                                                  policy_drop_sides=args.policy_drop_sides,
                                                                  family_balance=args.family_balance,
+                                                                 hard_negative_weight=args.hard_negative_weight,
                                                                  preference_weight=args.preference_weight,
                                                                  preference_head_only=args.preference_head_only),
                            log=lambda m, fam=fam, k=k: print(f"[{fam} seed {args.seed + k}] {m}", file=sys.stderr),

@@ -65,6 +65,20 @@ def test_pooling_keeps_an_unsafe_turn_and_policy_mass_is_exact():
     assert p[2] < 0.02
 
 
+def test_policy_score_keeps_a_split_side_flagged_while_its_top_dimension_is_in_force():
+    """A bomb is Violence and Illegal Activities: the mass splits, the side is still plainly unsafe."""
+    from mmshield.shields.embedded.model import policy_score
+
+    probs = np.array([0.02, 0.50, 0.47, 0.01])  # safe, Violence, Illegal, Privacy
+    full = np.array([True, True, True])
+    assert policy_score(probs, full) == pytest.approx(0.98)
+    assert policy_score(probs, np.array([True, False, False])) == pytest.approx(0.98)  # top dimension kept
+    assert policy_score(probs, np.array([False, True, True])) == pytest.approx(0.48)  # top switched off: what is left
+    assert policy_score(probs, np.array([False, False, True])) == pytest.approx(0.01)
+    series = np.stack([probs, [0.9, 0.02, 0.07, 0.01]])  # running scores over turns: one per row
+    assert policy_score(series, np.array([False, True, False])).tolist() == pytest.approx([0.47, 0.10])  # row 2: top kept
+
+
 def test_ensemble_file_averages_its_members(tmp_path):
     torch = pytest.importorskip("torch")
     from mmshield.shields.embedded import training as tr
@@ -226,6 +240,39 @@ def test_family_sampling_weights_flatten_the_families():
     mass = {f: sum(wi for wi, e in zip(w, examples) if e.family == f) for f in "abcde"}
     assert max(mass.values()) == pytest.approx(min(mass.values()))
     assert set(tr.family_sampling_weights(examples, 0.0)) == {1.0}
+
+
+def test_hard_negative_weight_multiplies_the_draw_of_look_alikes_only():
+    from mmshield.shields.embedded import training as tr
+
+    examples = _toy_examples()
+    for i, e in enumerate(examples):
+        e.pattern = "hard_negative" if i % 3 == 0 else "single_turn"
+    assert tr.sampling_weights(examples, 0.0, 1.0) is None  # the plain shuffle
+    w = tr.sampling_weights(examples, 0.0, 2.5)
+    assert {wi for wi, e in zip(w, examples) if e.pattern == "hard_negative"} == {2.5}
+    assert {wi for wi, e in zip(w, examples) if e.pattern != "hard_negative"} == {1.0}
+    both = tr.sampling_weights(examples, 1.0, 2.0)  # composes with the family balance
+    flat = tr.family_sampling_weights(examples, 1.0)
+    assert both == pytest.approx([f * (2.0 if e.pattern == "hard_negative" else 1.0) for f, e in zip(flat, examples)])
+
+
+def test_patterns_survive_the_cache_and_old_caches_read_them_from_the_build(tmp_path):
+    import json
+
+    from mmshield.shields.embedded import training as tr
+
+    examples = _toy_examples(4)
+    for i, e in enumerate(examples):
+        e.pattern = "hard_negative" if i % 2 else "single_turn"
+    tr.save_examples(tmp_path / "train.npz", examples)
+    assert [e.pattern for e in tr.load_examples(tmp_path / "train.npz")] == [e.pattern for e in examples]
+    for e in examples:  # a cache written before the field: patterns come from the records
+        e.pattern = ""
+    records = tmp_path / "train.jsonl"
+    records.write_text("".join(json.dumps({"id": e.id, "pattern": "benign_chat"}) + "\n" for e in examples[:3]))
+    assert tr.attach_patterns(examples, records) == 3
+    assert [e.pattern for e in examples[:4]] == ["benign_chat"] * 3 + [""]
 
 
 def _side_batch(torch, logits_user):

@@ -30,6 +30,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hidden", type=int, default=128)
     p.add_argument("--family-balance", type=float, default=0.0, metavar="ALPHA",
                    help="draw training dialogues with weight (family size) ** -ALPHA (0: the build's mix)")
+    p.add_argument("--hard-negative-weight", type=float, default=1.0, metavar="W",
+                   help="draw the build's hard negatives (benign look-alikes, pattern hard_negative) W times as often "
+                        "as the other dialogues (1: the build's mix)")
     p.add_argument("--policy-drop-weight", type=float, default=0.0, metavar="W",
                    help="also train every Unsafe side as Safe under its policy minus the violated dimension, with "
                         "this weight (sharper dimensions, fewer sides flagged once their dimension is switched off)")
@@ -98,8 +101,8 @@ def run(args: argparse.Namespace) -> int:
     for k in range(max(1, args.ensemble)):
         cfg = tr.TrainConfig(epochs=args.epochs, seed=args.seed + k, hidden=args.hidden,
                               policy_drop_weight=args.policy_drop_weight, policy_drop_sides=args.policy_drop_sides,
-                              family_balance=args.family_balance, preference_weight=args.preference_weight,
-                              preference_head_only=args.preference_head_only)
+                              family_balance=args.family_balance, hard_negative_weight=args.hard_negative_weight,
+                              preference_weight=args.preference_weight, preference_head_only=args.preference_head_only)
         model, dev_loss = tr.train(train_ex, dev_ex, cfg, log=lambda m, k=k: print(f"[seed {args.seed + k}] {m}", file=sys.stderr),
                                    pairs=pairs)
         models.append(model)
@@ -198,6 +201,7 @@ def load_splits(data: Path, features_cache: Path, analyzer, no_images: bool, tex
         cache = features_cache / f"{split}{'-noimg' if no_images else ''}.npz"
         if not fresh and cache.is_file() and cache.stat().st_mtime > path.stat().st_mtime:
             splits[split] = tr.load_examples(cache)
+            tr.attach_patterns(splits[split], path)  # a cache older than the pattern field
         else:
             splits[split] = tr.featurize(tr.load_records(path), data, enc, desc=split)
             tr.save_examples(cache, splits[split])

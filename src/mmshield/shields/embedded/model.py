@@ -3,7 +3,8 @@
 Each head gives, per turn, logits over {safe, dimension 1..K}. A side's logits are pooled over its
 turns (max for every dimension, min for "safe": one unsafe turn makes the side unsafe), and a softmax
 gives a sharp distribution: the probability that the side is unsafe under a policy is the mass of the
-dimensions in force, so switching a dimension off removes exactly its mass (policy adaptation).
+dimensions in force, or the whole unsafe mass while its most likely dimension is in force
+(`policy_score`), so switching the side's dimension off removes its mass (policy adaptation).
 
 Inference is pure numpy (weights in an .npz file); training lives in `training.py` (torch).
 State after turn t depends only on turns <= t, so a conversation can be judged turn by turn with
@@ -42,6 +43,21 @@ def pooled_probs(pooled: np.ndarray, members: int) -> np.ndarray:
     Logits of a single model are (K+1,) per turn; an ensemble's are (M, K+1) and its members are averaged
     after their own softmax, so each member keeps its own sharp policy mass."""
     return ensemble_mean(softmax(pooled), members)
+
+
+def policy_score(probs: np.ndarray, in_force: np.ndarray) -> np.ndarray:
+    """The score a side is judged on under a policy, from class probabilities (..., K+1) and a boolean mask
+    over the K dimensions: the mass of the dimensions in force, or the whole unsafe mass when the most
+    likely dimension is in force.
+
+    Neighbouring dimensions (a bomb is Violence and Illegal Activities) split the mass of a side that is
+    plainly unsafe; a policy that keeps the side's most likely dimension must still flag it, while a policy
+    without it is judged on the mass left in force (the policy-adaptation probe). Under the full policy both
+    are the whole unsafe mass."""
+    dims = np.nan_to_num(probs[..., 1:])
+    mass = (dims * in_force).sum(axis=-1)
+    top_in_force = in_force[np.argmax(dims, axis=-1)]
+    return np.where(top_in_force, dims.sum(axis=-1), mass)
 
 
 def ensemble_mean(probs: np.ndarray, members: int) -> np.ndarray:

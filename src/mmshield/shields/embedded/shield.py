@@ -22,7 +22,7 @@ from mmshield.policy import Policy
 from mmshield.shields.base import BaseShield
 from mmshield.shields.embedded import custom
 from mmshield.shields.embedded.featurize import EMB_DIM, DialogueEncoder, EncoderState, TurnFeatures
-from mmshield.shields.embedded.model import ContextModel, StepOutput, pool_logits, pooled_probs
+from mmshield.shields.embedded.model import ContextModel, StepOutput, policy_score, pool_logits, pooled_probs
 from mmshield.shields.embedded.rationale import safe_rationale, unsafe_rationale
 from mmshield.taxonomy import load_taxonomy
 from mmshield.verdict import UNSAFE, Evidence, RoleVerdict, Verdict
@@ -179,7 +179,9 @@ class EmbeddedShield(BaseShield):
         side_th = self._side_threshold(policy, role)
         # running decision quantities per candidate: (series over the side's turns, threshold)
         cands: dict[str, tuple[np.ndarray, float]] = {}
-        mass = probs[:, [col[n] for n in pooled]].sum(axis=1) if pooled else np.zeros(len(idx))
+        # the pooled dimensions are judged together: their mass, or the whole unsafe mass while the side's most
+        # likely dimension is one of them (model.policy_score)
+        mass = policy_score(probs, np.array([n in pooled for n in builtin])) if pooled else np.zeros(len(idx))
         for n in overridden:
             cands[n] = (probs[:, col[n]], policy.threshold(n))
         for d in policy.dimensions:

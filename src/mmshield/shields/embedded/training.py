@@ -38,6 +38,8 @@ class Example:
     prefix_safe: np.ndarray  # (n,) 1 for turns known to come before any risk on their side
     family: str = ""
     record: dict | None = None
+    pattern: str = ""
+    """The record's `pattern` (single_turn, hard_negative, ...), for sampling weights."""
 
 
 def side_targets(rec: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -226,6 +228,7 @@ def featurize(records: list[dict], base_dir: Path, encoder: DialogueEncoder, *, 
                 prefix_safe=prefix_safe_turns(rec, roles),
                 family=str(rec.get("source_family", "")),
                 record=rec,
+                pattern=str(rec.get("pattern", "")),
             )
         )
     return out
@@ -291,6 +294,7 @@ def save_examples(path: Path, examples: list[Example]) -> None:
         mask=np.stack([e.mask for e in examples]),
         ids=np.array([e.id for e in examples]),
         families=np.array([e.family for e in examples]),
+        patterns=np.array([e.pattern for e in examples]),
     )
 
 
@@ -298,6 +302,7 @@ def load_examples(path: Path) -> list[Example]:
     with np.load(path, allow_pickle=False) as z:
         arrays = {k: z[k] for k in z.files}  # decompress each array once
     x = arrays["x"].astype(np.float32)
+    patterns = arrays.get("patterns", np.full(len(arrays["lengths"]), ""))  # older caches have none
     out: list[Example] = []
     off = 0
     for i, n in enumerate(arrays["lengths"]):
@@ -310,6 +315,7 @@ def load_examples(path: Path) -> list[Example]:
                 mask=arrays["mask"][i],
                 prefix_safe=arrays["prefix"][off : off + n],
                 family=str(arrays["families"][i]),
+                pattern=str(patterns[i]),
             )
         )
         off += n
@@ -400,6 +406,8 @@ class TrainConfig:
     policy_drop_sides: str = "both"
     """Which sides the policy-drop term applies to: "both", "user" or "assistant"."""
     family_balance: float = 0.0
+    hard_negative_weight: float = 1.0
+    """Each epoch draws `hard_negative` dialogues (benign look-alikes) this many times as often as the rest."""
     preference_weight: float = 0.0
     """Weight of the ranking term on preference pairs (`preference_loss`); 0 leaves it out."""
     preference_batch: int = 8
@@ -550,6 +558,32 @@ def family_sampling_weights(examples: list[Example], alpha: float) -> list[float
     return [counts[e.family] ** -alpha for e in examples]
 
 
+def sampling_weights(examples: list[Example], family_balance: float, hard_negative_weight: float) -> list[float] | None:
+    """Per-example draw weights of an epoch (family balance times the hard-negative weight); None keeps the
+    plain shuffle (every dialogue once per epoch)."""
+    if family_balance <= 0 and hard_negative_weight == 1.0:
+        return None
+    base = family_sampling_weights(examples, family_balance) if family_balance > 0 else [1.0] * len(examples)
+    return [w * (hard_negative_weight if e.pattern == "hard_negative" else 1.0) for w, e in zip(base, examples)]
+
+
+def attach_patterns(examples: list[Example], records_path: Path) -> int:
+    """Fill `pattern` of examples loaded from a cache older than the field, from the build's records; returns
+    how many were filled."""
+    missing = {e.id: e for e in examples if not e.pattern}
+    if not missing or not records_path.is_file():
+        return 0
+    filled = 0
+    with records_path.open(encoding="utf-8") as fh:
+        for line in fh:
+            rec = json.loads(line)
+            e = missing.get(str(rec.get("id")))
+            if e is not None:
+                e.pattern = str(rec.get("pattern", ""))
+                filled += 1
+    return filled
+
+
 def train(train_ex: list[Example], dev_ex: list[Example], cfg: TrainConfig,
           log: Callable[[str], None] = print,
           pairs: tuple[list[PairExample], list[PairExample]] | None = None):
@@ -575,12 +609,12 @@ def train(train_ex: list[Example], dev_ex: list[Example], cfg: TrainConfig,
     pair_rng = random.Random(cfg.seed + 1)  # its own draws: the dialogue batches are the same with or without pairs
     best = (float("inf"), None)
     order = list(range(len(train_ex)))
-    draw = family_sampling_weights(train_ex, cfg.family_balance) if cfg.family_balance > 0 else None
+    draw = sampling_weights(train_ex, cfg.family_balance, cfg.hard_negative_weight)
     for epoch in range(cfg.epochs):
         model.train()
         if draw is None:
             rng.shuffle(order)
-        else:  # an epoch of the same size, drawn with each source family's share flattened
+        else:  # an epoch of the same size, drawn with the families' shares flattened and look-alikes weighted
             order = rng.choices(range(len(train_ex)), weights=draw, k=len(train_ex))
         # bucket by length to limit padding
         chunks = [order[i : i + cfg.batch_size * 20] for i in range(0, len(order), cfg.batch_size * 20)]
@@ -640,8 +674,10 @@ def side_scores(model_np, examples: list[Example]) -> np.ndarray:
 
 
 def unsafe_mass(probs: np.ndarray, in_force: np.ndarray) -> float:
-    """Probability that a side violates a dimension in force: the mass of those dimensions."""
-    return float((np.nan_to_num(probs[1:]) * in_force).sum())
+    """Probability that a side violates a dimension in force, as the shield decides it (`model.policy_score`)."""
+    from mmshield.shields.embedded.model import policy_score
+
+    return float(policy_score(probs, np.asarray(in_force, dtype=bool)))
 
 
 def side_labels_and_masses(scores: np.ndarray, rows: Sequence[Any], s: int) -> tuple[np.ndarray, np.ndarray]:
