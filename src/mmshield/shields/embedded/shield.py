@@ -181,7 +181,7 @@ class EmbeddedShield(BaseShield):
         cands: dict[str, tuple[np.ndarray, float]] = {}
         # the pooled dimensions are judged together: their mass, or the whole unsafe mass while the side's most
         # likely dimension is one of them (model.policy_score)
-        mass = policy_score(probs, np.array([n in pooled for n in builtin])) if pooled else np.zeros(len(idx))
+        pooled_score = policy_score(probs, np.array([n in pooled for n in builtin])) if pooled else np.zeros(len(idx))
         for n in overridden:
             cands[n] = (probs[:, col[n]], policy.threshold(n))
         for d in policy.dimensions:
@@ -191,10 +191,10 @@ class EmbeddedShield(BaseShield):
         final.update({n: float(v[-1]) for n, (v, _) in cands.items() if n not in final})
         scores = {d.name: round(final[d.name], 4) for d in policy.dimensions}
         flagged: dict[str, float] = {n: float(v[-1]) for n, (v, t) in cands.items() if v[-1] >= t}
-        if pooled and mass[-1] >= side_th:
+        if pooled and pooled_score[-1] >= side_th:
             top = max(pooled, key=lambda n: final[n])
             flagged[top] = max(flagged.get(top, 0.0), final[top])
-            cands[top] = (mass, side_th)
+            cands[top] = (pooled_score, side_th)
         if not flagged:
             top = max(scores, key=scores.get)
             out_pol = [(n, float(probs[-1, col[n]])) for n in builtin
