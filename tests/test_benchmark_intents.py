@@ -6,6 +6,7 @@ import importlib.util
 import json
 from pathlib import Path
 
+from mmshield import get_shield
 from mmshield.data import strategies
 
 _spec = importlib.util.spec_from_file_location(
@@ -25,6 +26,9 @@ def test_a_run_reports_flags_scores_and_auroc(tmp_path):
     out = tmp_path / "r.json"
     assert probe.main(["--json", str(out)]) == 0
     res = json.loads(out.read_text("utf-8"))["packaged"]
+    threshold = get_shield("embedded").thresholds["user"]
     for kind in ("harmful", "benign"):
         assert res[kind]["n"] == 12 and 0 <= res[kind]["flagged"] <= 12 and len(res[kind]["scores"]) == 12
+        # under the full policy a side is flagged exactly when its whole unsafe score reaches the threshold
+        assert res[kind]["flagged"] == sum(sc >= threshold for sc in res[kind]["scores"])
     assert 0.0 <= res["auroc"] <= 1.0

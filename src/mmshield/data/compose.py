@@ -27,6 +27,11 @@ SUBSTANTIVE_SHARE = 0.5
 HARD_NEG_FAMILIES = {"phtest", "coconot", "jbb", "wizard_guardreasoner", "beavertails", "vlguard_text"}
 
 
+def benign_pattern(it: Item) -> str:
+    """The pattern of a benign request's dialogue: a hard negative when its family is one of look-alikes."""
+    return "hard_negative" if it.family in HARD_NEG_FAMILIES else "benign_chat"
+
+
 @dataclass
 class Ctx:
     """Per-split pools used when a dialogue borrows material from other items of the same split."""
@@ -444,8 +449,7 @@ def declared_plan(it: Item, rng: random.Random, ctx: Ctx) -> list[Draft]:
     if it.label == "safe":
         db.user(said)
         benign_ending(db, rng, q, t, steps=ctx.donor_steps(it, rng, harmful=False))
-        pattern = "hard_negative" if it.family in HARD_NEG_FAMILIES else "benign_chat"
-        return [finish(db, it, pattern, strategy="declared_intent",
+        return [finish(db, it, benign_pattern(it), strategy="declared_intent",
                        safe_why="a plan the user states that involves nothing prohibited")]
     db.user(said, risky=True)
     k, _ = topic_for(q, it.dimension, it.subdimension)
@@ -532,7 +536,7 @@ def compose_safe_prompt(it: Item, rng: random.Random, ctx: Ctx) -> list[Draft]:
     q = clean(it.text)
     t = task_phrase(q)
     k = key_phrase(q)
-    pattern = "hard_negative" if it.family in HARD_NEG_FAMILIES else "benign_chat"
+    pattern = benign_pattern(it)
     why = "a benign request that may look sensitive on the surface but seeks nothing prohibited" if pattern == "hard_negative" else ""
     db = DB()
     r = rng.random()

@@ -18,6 +18,7 @@ import numpy as np
 
 from mmshield.dialogue import Dialogue, from_mmds
 from mmshield.shields.embedded.featurize import INPUT_DIM, DialogueEncoder
+from mmshield.shields.embedded.model import ContextModel, policy_score, pool_logits, pooled_probs
 from mmshield.taxonomy import DIMENSION_NAMES
 
 SIDES = ("user", "assistant")
@@ -369,8 +370,6 @@ def export_weights(model, path: Path, meta: dict) -> None:
 
 def numpy_model(model):
     """The numpy ContextModel of a trained torch model (what export_weights + ContextModel.load give, in memory)."""
-    from mmshield.shields.embedded.model import ContextModel
-
     return ContextModel(_numpy_weights(model), list(DIMENSION_NAMES))
 
 
@@ -574,13 +573,11 @@ def attach_patterns(examples: list[Example], records_path: Path) -> int:
     if not missing or not records_path.is_file():
         return 0
     filled = 0
-    with records_path.open(encoding="utf-8") as fh:
-        for line in fh:
-            rec = json.loads(line)
-            e = missing.get(str(rec.get("id")))
-            if e is not None:
-                e.pattern = str(rec.get("pattern", ""))
-                filled += 1
+    for rec in load_records(records_path):
+        e = missing.get(str(rec.get("id")))
+        if e is not None:
+            e.pattern = str(rec.get("pattern", ""))
+            filled += 1
     return filled
 
 
@@ -660,8 +657,6 @@ def train(train_ex: list[Example], dev_ex: list[Example], cfg: TrainConfig,
 
 def side_scores(model_np, examples: list[Example]) -> np.ndarray:
     """Numpy forward over examples: (N, 2, K+1) side-level class probabilities (nan where a side is absent)."""
-    from mmshield.shields.embedded.model import pool_logits, pooled_probs
-
     out = np.full((len(examples), 2, len(DIMENSION_NAMES) + 1), np.nan, dtype=np.float32)
     for i, e in enumerate(examples):
         roles = ["user" if r == 0 else "assistant" for r in e.roles]
@@ -675,8 +670,6 @@ def side_scores(model_np, examples: list[Example]) -> np.ndarray:
 
 def unsafe_mass(probs: np.ndarray, in_force: np.ndarray) -> float:
     """Probability that a side violates a dimension in force, as the shield decides it (`model.policy_score`)."""
-    from mmshield.shields.embedded.model import policy_score
-
     return float(policy_score(probs, np.asarray(in_force, dtype=bool)))
 
 
