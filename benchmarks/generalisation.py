@@ -16,9 +16,19 @@ import sys
 import tempfile
 from pathlib import Path
 
+from mmshield.shields.embedded import heads_training as ht
 from mmshield.shields.embedded import training as tr
 from mmshield.shields.embedded.family_calibration import out_of_family_thresholds
 from mmshield.shields.embedded.model import ContextModel
+from mmshield.taxonomy import DIMENSION_NAMES
+
+
+def heads_store(features_cache: Path) -> ht.TokenStore:
+    """The word-piece store of a features cache (`mmshield train --heads` builds it)."""
+    store = ht.TokenStore.load(features_cache / "tokens", tr.read_slot_texts(features_cache))
+    if store is None:
+        sys.exit(f"no word-piece store for the texts of {features_cache}: run `mmshield train --heads K` on it first")
+    return store
 
 
 def main() -> None:
@@ -55,7 +65,16 @@ def main() -> None:
                          "the pairs cached in --features-cache)")
     ap.add_argument("--preference-head-only", action="store_true",
                     help="the preference term trains the assistant head only (`mmshield train --preference-head-only`)")
+    ap.add_argument("--heads", type=int, default=0, metavar="K",
+                    help="give the context model K attention heads, fitted per fold without the held-out family "
+                         "(`mmshield train --heads`; the word-piece store `mmshield train` kept in --features-cache)")
+    ap.add_argument("--heads-output", choices=("pooled", "scores"), default="pooled",
+                    help="with --heads: what the context model reads of them (`mmshield train --heads-output`)")
+    ap.add_argument("--heads-rank", type=int, default=0, metavar="R",
+                    help="with --heads: the rank of the heads' input projection while training (`mmshield train --heads-rank`)")
     args = ap.parse_args()
+    if args.heads and (args.test_cache or args.member_cache or args.preference_weight):
+        ap.error("--heads works on --features-cache alone (no --test-cache, --member-cache or --preference-weight)")
 
     splits = {s: tr.load_examples(args.features_cache / f"{s}.npz") for s in ("train", "dev", "test")}
     pairs = tr.load_cached_pairs(args.features_cache) if args.preference_weight > 0 else None
@@ -71,9 +90,17 @@ def main() -> None:
         counts[e.family] = counts.get(e.family, 0) + 1
     fams = [f for f in args.families.split(",") if f] or sorted(f for f, c in counts.items() if c >= 100)
     results = {}
+    store = heads_store(args.features_cache) if args.heads else None
     for fam in fams:
-        train_ex = [e for e in splits["train"] if e.family != fam]
-        dev_ex = [e for e in splits["dev"] if e.family != fam]
+        fold = splits
+        if store is not None:  # heads fitted without the family, as `mmshield train --holdout-family` fits them
+            _, table = ht.prepare_heads(splits, store, ht.HeadsConfig(count=args.heads, output=args.heads_output,
+                                                                               seed=args.seed),
+                                        len(DIMENSION_NAMES) + 1, exclude_families={fam})
+            fold = {s: ht.with_heads(ex, table) for s, ex in splits.items()}
+            test_pool = [e for s in fold.values() for e in s]
+        train_ex = [e for e in fold["train"] if e.family != fam]
+        dev_ex = [e for e in fold["dev"] if e.family != fam]
         test_ex = [e for e in test_pool if e.family == fam]
         models = [tr.train(train_ex, dev_ex, tr.TrainConfig(epochs=args.epochs, seed=args.seed + k,
                                                                  policy_drop_weight=args.policy_drop_weight,
@@ -81,7 +108,8 @@ def main() -> None:
                                                                  family_balance=args.family_balance,
                                                                  hard_negative_weight=args.hard_negative_weight,
                                                                  preference_weight=args.preference_weight,
-                                                                 preference_head_only=args.preference_head_only),
+                                                                 preference_head_only=args.preference_head_only,
+                                                                 heads_rank=args.heads_rank),
                            log=lambda m, fam=fam, k=k: print(f"[{fam} seed {args.seed + k}] {m}", file=sys.stderr),
                            pairs=None if pairs is None else (pairs["train"], pairs["dev"]))[0]
                   for k in range(args.ensemble)]

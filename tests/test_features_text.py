@@ -118,13 +118,13 @@ def test_long_text_is_the_mean_of_its_windows(enc: TextEncoder) -> None:
     tok = enc._untruncated()
     pieces = tok.encode(long, add_special_tokens=False).ids
     tail_row = np.asarray([tok.token_to_id("[CLS]"), *pieces[-(TAIL_TOKENS - 2):], tok.token_to_id("[SEP]")])
-    both = mean + enc._embed_ids([tail_row])[0]
+    both = mean + enc._embed_ids([tail_row])[0][0]
     np.testing.assert_allclose(enc.encode([long])[0], both / np.linalg.norm(both), atol=1e-5)
     capped = TextEncoder(cache_size=0, max_windows=2, long_texts="windows")  # the first window and one that ends with the text
     pieces = capped._untruncated().encode(long, add_special_tokens=False).ids
     rows = capped._windows(pieces, 256, limit=2)
     assert len(rows) == 2 and list(rows[-1][1:-1]) == pieces[-254:] and list(rows[0][1:-1]) == pieces[:254]
-    both_ends = capped._embed_ids(rows).mean(axis=0)
+    both_ends = capped._embed_ids(rows)[0].mean(axis=0)
     np.testing.assert_allclose(capped.encode([long])[0], both_ends / np.linalg.norm(both_ends), atol=1e-5)
 
 

@@ -28,6 +28,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="features cache of each --member-data build, in the same order (default: "
                         "<features-cache>-member<i>)")
     p.add_argument("--hidden", type=int, default=128)
+    p.add_argument("--heads", type=int, default=0, metavar="K",
+                   help="attention heads over each text's word pieces, fitted first on the train split's labelled turns "
+                        "and fed to the context model beside the mean embeddings (0, the default: mean embeddings "
+                        "only; heads were measured and did not generalise better, see docs/results.md)")
+    p.add_argument("--heads-output", choices=("pooled", "scores"), default="pooled",
+                   help="what the context model reads of the heads: their pooled vectors, or the probabilities of the "
+                        "classifier fitted with them (out of fold for train texts)")
+    p.add_argument("--heads-rank", type=int, default=0, metavar="R",
+                   help="with --heads: factor the context model's input projection of the heads' vectors through R "
+                        "dimensions while training (fewer free parameters; 0: a full projection)")
     p.add_argument("--family-balance", type=float, default=0.0, metavar="ALPHA",
                    help="draw training dialogues with weight (family size) ** -ALPHA (0: the build's mix)")
     p.add_argument("--hard-negative-weight", type=float, default=1.0, metavar="W",
@@ -74,6 +84,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mmshield.shields.embedded import heads_training as ht
     from mmshield.shields.embedded import training as tr
     from mmshield.shields.embedded.features import TextEncoder
     from mmshield.shields.embedded.model import ContextModel
@@ -83,26 +94,39 @@ def run(args: argparse.Namespace) -> int:
         return run_fit_crosslingual(args)
     if args.finetune_encoder:
         return run_finetune(args)
+    if args.member_data and args.heads > 0:
+        print("--member-data trains members on mean embeddings only: use it with --heads 0", file=sys.stderr)
+        return 2
     analyzer = cache_only_analyzer() if args.cached_images_only else None
     text_encoder = TextEncoder()
     splits = load_splits(args.data, args.features_cache, analyzer, args.no_images, text_encoder)
     if splits is None:
         return 2
     hold = set(args.holdout_family)
-    train_ex = [e for e in splits["train"] if e.family not in hold]
-    dev_ex = [e for e in splits["dev"] if e.family not in hold]
     pairs = None
     if args.preference_weight > 0:
         pair_splits = load_pair_splits(args.data, args.features_cache, text_encoder)
         if pair_splits is None:
             return 2
+    heads = None
+    if args.heads > 0:
+        heads, table = fit_heads(splits, args.features_cache, text_encoder,
+                                 ht.HeadsConfig(count=args.heads, output=args.heads_output, seed=args.seed), hold)
+        splits = {name: ht.with_heads(examples, table) for name, examples in splits.items()}
+        if args.preference_weight > 0:
+            pair_splits = {name: [tr.PairExample(*ht.with_heads([p.chosen, p.rejected], table)) for p in split_pairs]
+                           for name, split_pairs in pair_splits.items()}
+    if args.preference_weight > 0:
         pairs = (pair_splits["train"], pair_splits["dev"])
+    train_ex = [e for e in splits["train"] if e.family not in hold]
+    dev_ex = [e for e in splits["dev"] if e.family not in hold]
     models, losses = [], []
     for k in range(max(1, args.ensemble)):
         cfg = tr.TrainConfig(epochs=args.epochs, seed=args.seed + k, hidden=args.hidden,
                               policy_drop_weight=args.policy_drop_weight, policy_drop_sides=args.policy_drop_sides,
                               family_balance=args.family_balance, hard_negative_weight=args.hard_negative_weight,
-                              preference_weight=args.preference_weight, preference_head_only=args.preference_head_only)
+                              preference_weight=args.preference_weight, preference_head_only=args.preference_head_only,
+                              heads_rank=args.heads_rank)
         model, dev_loss = tr.train(train_ex, dev_ex, cfg, log=lambda m, k=k: print(f"[seed {args.seed + k}] {m}", file=sys.stderr),
                                    pairs=pairs)
         models.append(model)
@@ -130,7 +154,10 @@ def run(args: argparse.Namespace) -> int:
             "member_data": [str(d) for d in args.member_data], "long_texts": text_encoder.long_texts,
             "multilingual": text_encoder.multilingual,
             "holdout_families": sorted(hold), "n_train": len(train_ex), "n_dev": len(dev_ex)}
-    tr.export_weights(models if len(models) > 1 else models[0], out, meta)
+    if heads is not None:
+        meta["heads"] = heads.count
+        meta["heads_output"] = args.heads_output
+    tr.export_weights(models if len(models) > 1 else models[0], out, meta, heads=heads)
     shipped = ContextModel.load(out)
     if args.calibration == "out-of-family":
         from mmshield.shields.embedded.family_calibration import out_of_family_thresholds
@@ -182,9 +209,26 @@ def cache_only_analyzer():
     return tr.CacheOnlyAnalyzer(ImageAnalyzer())
 
 
+def fit_heads(splits: dict, features_cache: Path, text_encoder, cfg, hold: set[str]):
+    """Fit attention heads (`heads_training.HeadsConfig` `cfg`) on the train split without the `hold` families;
+    returns them and what they give for every text of the cache (for `heads_training.with_heads`). The texts'
+    word-piece states are kept in `features_cache`/tokens."""
+    from mmshield.shields.embedded import heads_training as ht
+    from mmshield.shields.embedded import training as tr
+    from mmshield.taxonomy import DIMENSION_NAMES
+
+    texts = tr.read_slot_texts(features_cache)
+    t0 = time.time()
+    store = ht.TokenStore.build(features_cache / "tokens", texts, text_encoder, progress=lambda a, b: print(
+        f"\r[heads] word pieces of {a}/{b} texts ({time.time() - t0:.0f}s)", end="", file=sys.stderr))
+    print(file=sys.stderr)
+    return ht.prepare_heads(splits, store, cfg, len(DIMENSION_NAMES) + 1, exclude_families=hold)
+
+
 def load_splits(data: Path, features_cache: Path, analyzer, no_images: bool, text_encoder):
     """Featurized train/dev/test of one build, from the features cache when it is newer than the data and was
-    made by the same `text_encoder`."""
+    made by the same `text_encoder`. The texts the examples' slots point at are kept in the cache
+    (`training.read_slot_texts`)."""
     from mmshield.shields.embedded import training as tr
     from mmshield.shields.embedded.featurize import DialogueEncoder
 
@@ -192,6 +236,7 @@ def load_splits(data: Path, features_cache: Path, analyzer, no_images: bool, tex
     fresh = tr.claim_features_cache(features_cache, text_encoder.signature())
     table = tr.TableEncoder(text_encoder, path=features_cache / "text_table.npy")
     enc = DialogueEncoder(table, analyzer, read_images=not no_images)
+    index = {t: i for i, t in enumerate(tr.read_slot_texts(features_cache))}
     splits = {}
     for split in ("train", "dev", "test"):
         path = data / f"{split}.jsonl"
@@ -203,9 +248,10 @@ def load_splits(data: Path, features_cache: Path, analyzer, no_images: bool, tex
             splits[split] = tr.load_examples(cache)
             tr.attach_patterns(splits[split], path)  # a cache older than the pattern field
         else:
-            splits[split] = tr.featurize(tr.load_records(path), data, enc, desc=split)
+            splits[split] = tr.featurize(tr.load_records(path), data, enc, desc=split, index=index)
             tr.save_examples(cache, splits[split])
             table.save()
+            tr.write_slot_texts(features_cache, list(index))
         print(f"{data.name} {split}: {len(splits[split])} dialogues", file=sys.stderr)
     return splits
 
@@ -223,6 +269,7 @@ def load_pair_splits(data: Path, features_cache: Path, text_encoder):
         return None
     table = tr.TableEncoder(text_encoder, path=features_cache / "text_table.npy")
     enc = DialogueEncoder(table, None, read_images=False)
+    index = {t: i for i, t in enumerate(tr.read_slot_texts(features_cache))}
     by_split: dict[str, list[dict]] = {"train": [], "dev": [], "test": []}
     for pair in read_pairs(data):
         by_split.setdefault(pair.get("split", ""), []).append(pair)
@@ -232,9 +279,10 @@ def load_pair_splits(data: Path, features_cache: Path, text_encoder):
         if all(f.is_file() and f.stat().st_mtime > path.stat().st_mtime for f in files):
             out[split] = tr.load_pair_examples(cache)
         else:
-            out[split] = tr.featurize_pairs(by_split[split], enc, desc=f"pairs {split}")
+            out[split] = tr.featurize_pairs(by_split[split], enc, desc=f"pairs {split}", index=index)
             tr.save_pair_examples(cache, out[split])
             table.save()
+            tr.write_slot_texts(features_cache, list(index))
         print(f"{data.name} preference pairs {split}: {len(out[split])}", file=sys.stderr)
     return out
 

@@ -6,6 +6,8 @@ Per turn t (causal: only turns <= t are used):
   joint  embedding of text + OCR joined (reads "the item in the image" together with the image text)
   prev   embedding of the previous turn of the other role (a reply is read with its request)
   scalars: role, image counts, image-safety scores, lengths, list/step structure, position.
+With attention heads in the text encoder (`features.heads`), the heads' pooled vectors of the four texts
+(text, ocr, joint, prev) follow the scalars, so the first 4 * 384 + scalars columns keep their meaning.
 """
 
 from __future__ import annotations
@@ -40,6 +42,13 @@ SCALAR_NAMES = (
 )
 N_SCALARS = len(SCALAR_NAMES)
 INPUT_DIM = 4 * EMB_DIM + N_SCALARS
+"""Input width without attention heads (`input_dim`)."""
+SLOTS = 4
+
+
+def input_dim(heads_width: int = 0) -> int:
+    """Input width of the context model when each text also has `heads_width` pooled values (`features.heads`)."""
+    return SLOTS * (EMB_DIM + heads_width) + N_SCALARS
 EMPTY_TEXT = "(no text)"
 
 _STEP_RE = re.compile(r"^\s*(?:\d{1,2}[.)]|[-*•]|step\s*\d+)", re.IGNORECASE | re.MULTILINE)
@@ -104,8 +113,11 @@ def joint_text(turn: Turn, imgs: TurnImages) -> str:
 
 def assemble(text_e: np.ndarray, ocr_e: np.ndarray, joint_e: np.ndarray, prev_e: np.ndarray,
              scalars: np.ndarray) -> np.ndarray:
-    """The input vector layout shared by training and inference."""
-    return np.concatenate([text_e, ocr_e, joint_e, prev_e, scalars]).astype(np.float32)
+    """The input vector layout shared by training and inference: the four mean embeddings, the scalars, then (when
+    the slot vectors are longer than 384, with attention heads) the four slots' pooled head vectors."""
+    slots = (text_e, ocr_e, joint_e, prev_e)
+    parts = [v[:EMB_DIM] for v in slots] + [scalars] + [v[EMB_DIM:] for v in slots]
+    return np.concatenate(parts).astype(np.float32)
 
 
 @dataclass
@@ -165,8 +177,16 @@ class DialogueEncoder:
             self._image_analyzer = ImageAnalyzer()
         return self._image_analyzer
 
+    @property
+    def width(self) -> int:
+        """Length of one text's vector: 384, plus the attention heads' pooled values when the encoder has heads."""
+        return int(getattr(self.text_encoder, "width", EMB_DIM))
+
     def encode(self, texts: list[str]) -> np.ndarray:
-        return np.asarray(self.text_encoder.encode(texts), dtype=np.float32)
+        """Vectors (n, `width`) of `texts`: the mean embedding, then the heads' pooled vectors if any."""
+        te = self.text_encoder
+        full = te.encode_full(texts) if hasattr(te, "encode_full") else te.encode(texts)
+        return np.asarray(full, dtype=np.float32)
 
     def read_turn_images(self, turn: Turn) -> TurnImages:
         """OCR and safety scores of a turn's images (ImageError propagates: a verdict needs every image)."""
@@ -210,7 +230,7 @@ class DialogueEncoder:
         return self._assemble(turn, im, table, state)
 
     def _assemble(self, turn: Turn, im: TurnImages, table: dict[str, np.ndarray], state: EncoderState) -> TurnFeatures:
-        zeros = np.zeros(EMB_DIM, dtype=np.float32)
+        zeros = np.zeros(self.width, dtype=np.float32)
         text = (turn.content or "").strip() or EMPTY_TEXT
         text_e = table[text]
         ocr_e = table[im.ocr_text] if im.ocr_text else zeros

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mmshield.shields.embedded.features.heads import PREFIX as HEADS_PREFIX
+
 ROLE_INDEX = {"user": 0, "assistant": 1}
 
 
@@ -91,7 +93,7 @@ class ContextModel:
     def load(cls, path: Path) -> ContextModel | ContextEnsemble:
         """One model, or an ensemble when the file holds members (keys `m0/...`, `m1/...`)."""
         with np.load(path, allow_pickle=False) as z:
-            weights = {k: z[k] for k in z.files if not k.startswith("meta.")}
+            weights = {k: z[k] for k in z.files if not k.startswith(("meta.", HEADS_PREFIX))}
             dims = [str(x) for x in z["meta.dimensions"]]
         prefixes = sorted({k.split("/", 1)[0] for k in weights if "/" in k}, key=lambda p: int(p[1:]))
         if not prefixes:

@@ -21,6 +21,8 @@ from mmshield.errors import InputError
 from mmshield.policy import Policy
 from mmshield.shields.base import BaseShield
 from mmshield.shields.embedded import custom
+from mmshield.shields.embedded.features.heads import PREFIX as HEADS_PREFIX
+from mmshield.shields.embedded.features.heads import AttentionHeads
 from mmshield.shields.embedded.featurize import EMB_DIM, DialogueEncoder, EncoderState, TurnFeatures
 from mmshield.shields.embedded.model import ContextModel, StepOutput, policy_score, pool_logits, pooled_probs
 from mmshield.shields.embedded.rationale import safe_rationale, unsafe_rationale
@@ -32,6 +34,12 @@ DEFAULT_WEIGHTS = "resources/embedded/context_model.npz"
 
 def default_weights_path() -> Path:
     return Path(str(resources.files("mmshield").joinpath(DEFAULT_WEIGHTS)))
+
+
+def load_heads(path: Path) -> AttentionHeads | None:
+    """The text encoder's attention heads stored in a weights file (`features.heads`), or None."""
+    with np.load(path, allow_pickle=False) as z:
+        return AttentionHeads.from_arrays({k: z[k] for k in z.files if k.startswith(HEADS_PREFIX)})
 
 
 @dataclass
@@ -72,7 +80,8 @@ class EmbeddedShield(BaseShield):
             text_encoder = TextEncoder(assets=assets, long_texts=self.meta.get("long_texts", "truncate"),
                                        multilingual=bool(self.meta.get("multilingual")) and not self.finetuned,
                                        read_hidden=not self.finetuned,
-                                       correct_spelling=correct_spelling and not self.finetuned)
+                                       correct_spelling=correct_spelling and not self.finetuned,
+                                       heads=load_heads(path))
         self.encoder = DialogueEncoder(text_encoder, image_analyzer, read_images=read_images)
         self._semantic = None
         self._def_cache: dict[str, np.ndarray] = {}
@@ -113,7 +122,7 @@ class EmbeddedShield(BaseShield):
 
         A fine-tuned encoder is shaped for the context model, not for similarity to free-text definitions."""
         if not self.finetuned:
-            return self.encoder.encode(texts)
+            return self.encoder.encode(texts)[:, :EMB_DIM]
         if self._semantic is None:
             from mmshield.shields.embedded.features import TextEncoder
 

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from mmshield.dialogue import Dialogue, from_mmds
+from mmshield.shields.embedded.features.heads import AttentionHeads
 from mmshield.shields.embedded.featurize import INPUT_DIM, DialogueEncoder
 from mmshield.shields.embedded.model import ContextModel, policy_score, pool_logits, pooled_probs
 from mmshield.taxonomy import DIMENSION_NAMES
@@ -41,6 +42,9 @@ class Example:
     record: dict | None = None
     pattern: str = ""
     """The record's `pattern` (single_turn, hard_negative, ...), for sampling weights."""
+    slots: np.ndarray | None = None
+    """(n, 4) indices of each turn's texts (text, OCR, joint, previous turn of the other role; -1 when absent) in
+    the features cache's text index (`slot_texts.json`), for the attention heads (`heads_training`)."""
 
 
 def side_targets(rec: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -93,7 +97,7 @@ def prefix_safe_turns(rec: dict, roles: list[str]) -> np.ndarray:
 def claim_features_cache(folder: Path, encoder_signature: str) -> bool:
     """Make `folder` a features cache for this encoder and feature layout; True when what it held was made
     differently (or it is new) and must be rebuilt: its text table and featurized splits are removed."""
-    sig = {"encoder": encoder_signature, "input_dim": INPUT_DIM}
+    sig = {"encoder": encoder_signature, "input_dim": INPUT_DIM, "layout": "slots"}
     marker = folder / "signature.json"
     try:
         current = json.loads(marker.read_text("utf-8"))
@@ -101,7 +105,7 @@ def claim_features_cache(folder: Path, encoder_signature: str) -> bool:
         current = None
     if current == sig:
         return False
-    for stale in [*folder.glob("text_table*"), *folder.glob("*.npz")]:
+    for stale in [*folder.glob("text_table*"), *folder.glob("*.npz"), *folder.glob(SLOT_TEXTS)]:
         stale.unlink()
     folder.mkdir(parents=True, exist_ok=True)
     marker.write_text(json.dumps(sig) + "\n", encoding="utf-8")
@@ -175,9 +179,11 @@ def load_records(path: Path) -> list[dict]:
         return [json.loads(line) for line in fh if line.strip()]
 
 
-def featurize(records: list[dict], base_dir: Path, encoder: DialogueEncoder, *, desc: str = "") -> list[Example]:
-    """Featurize MMDS records (images read once, texts encoded in large batches)."""
-    from mmshield.shields.embedded.featurize import EMPTY_TEXT, joint_text
+def featurize(records: list[dict], base_dir: Path, encoder: DialogueEncoder, *, desc: str = "",
+              index: dict[str, int] | None = None) -> list[Example]:
+    """Featurize MMDS records (images read once, texts encoded in large batches). With `index` (text -> position,
+    extended with new texts), each example also records its turns' text slots (`Example.slots`)."""
+    from mmshield.shields.embedded.featurize import EMPTY_TEXT, joint_text, turn_inputs
 
     dialogues: list[Dialogue] = [from_mmds(r, base_dir) for r in records]
     t0 = time.time()
@@ -218,6 +224,7 @@ def featurize(records: list[dict], base_dir: Path, encoder: DialogueEncoder, *, 
     for rec, d, per in zip(records, dialogues, turn_images):
         feats = encoder.turns(d, per)
         roles = [f.role for f in feats]
+        slots = None if index is None else text_slots(turn_inputs(d.turns, per), index)
         target, mask = side_targets(rec)
         out.append(
             Example(
@@ -230,9 +237,38 @@ def featurize(records: list[dict], base_dir: Path, encoder: DialogueEncoder, *, 
                 family=str(rec.get("source_family", "")),
                 record=rec,
                 pattern=str(rec.get("pattern", "")),
+                slots=slots,
             )
         )
     return out
+
+
+SLOT_TEXTS = "slot_texts.json"
+
+
+def read_slot_texts(features_cache: Path) -> list[str]:
+    """The texts the cached examples' slots point at (empty for a new cache)."""
+    path = features_cache / SLOT_TEXTS
+    return json.loads(path.read_text("utf-8")) if path.is_file() else []
+
+
+def write_slot_texts(features_cache: Path, texts: list[str]) -> None:
+    tmp = features_cache / (SLOT_TEXTS + ".tmp")
+    tmp.write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
+    tmp.replace(features_cache / SLOT_TEXTS)
+
+
+def text_slots(inputs, index: dict[str, int]) -> np.ndarray:
+    """(n, 4) positions in `index` (extended as needed) of each turn's text, OCR, joint and previous-turn texts
+    (`featurize.TurnInputs`); -1 where a slot is absent."""
+
+    def pos(text: str | None) -> int:
+        if not text:
+            return -1
+        return index.setdefault(text, len(index))
+
+    return np.asarray([[pos(t.text), pos(t.ocr), pos(t.joint), pos(t.prev)] for t in inputs],
+                      dtype=np.int32).reshape(-1, 4)
 
 
 @dataclass
@@ -244,13 +280,14 @@ class PairExample:
     rejected: Example
 
 
-def featurize_pairs(pairs: list[dict], encoder: DialogueEncoder, *, desc: str = "") -> list[PairExample]:
+def featurize_pairs(pairs: list[dict], encoder: DialogueEncoder, *, desc: str = "",
+                    index: dict[str, int] | None = None) -> list[PairExample]:
     """Featurize preference pairs (`mmshield.data.preference` records); they hold no images."""
     from mmshield.data.preference import pair_records
 
     both = [pair_records(p) for p in pairs]
-    chosen = featurize([c for c, _ in both], Path("."), encoder, desc=f"{desc} chosen")
-    rejected = featurize([r for _, r in both], Path("."), encoder, desc=f"{desc} rejected")
+    chosen = featurize([c for c, _ in both], Path("."), encoder, desc=f"{desc} chosen", index=index)
+    rejected = featurize([r for _, r in both], Path("."), encoder, desc=f"{desc} rejected", index=index)
     return [PairExample(c, r) for c, r in zip(chosen, rejected)]
 
 
@@ -296,6 +333,7 @@ def save_examples(path: Path, examples: list[Example]) -> None:
         ids=np.array([e.id for e in examples]),
         families=np.array([e.family for e in examples]),
         patterns=np.array([e.pattern for e in examples]),
+        **({"slots": np.concatenate([e.slots for e in examples])} if all(e.slots is not None for e in examples) else {}),
     )
 
 
@@ -304,6 +342,7 @@ def load_examples(path: Path) -> list[Example]:
         arrays = {k: z[k] for k in z.files}  # decompress each array once
     x = arrays["x"].astype(np.float32)
     patterns = arrays.get("patterns", np.full(len(arrays["lengths"]), ""))  # older caches have none
+    slots = arrays.get("slots")
     out: list[Example] = []
     off = 0
     for i, n in enumerate(arrays["lengths"]):
@@ -317,6 +356,7 @@ def load_examples(path: Path) -> list[Example]:
                 prefix_safe=arrays["prefix"][off : off + n],
                 family=str(arrays["families"][i]),
                 pattern=str(patterns[i]),
+                slots=None if slots is None else slots[off : off + n],
             )
         )
         off += n
@@ -326,18 +366,28 @@ def load_examples(path: Path) -> list[Example]:
 # --------------------------------------------------------------------------- torch model
 
 
-def build_torch_model(hidden: int = 128, proj: int = 192, dropout: float = 0.25):
+def build_torch_model(hidden: int = 128, proj: int = 192, dropout: float = 0.25, input_dim: int = INPUT_DIM,
+                      heads_rank: int = 0):
+    """The context model (torch). With `input_dim` beyond INPUT_DIM (attention heads' pooled vectors after the base
+    features) and `heads_rank` > 0, the input projection of the heads' part is factored through `heads_rank`
+    dimensions while training (fewer free parameters on 4 * K * 384 inputs); it is exported as one matrix, so
+    inference does not change."""
     import torch
     from torch import nn
 
     k = len(DIMENSION_NAMES)
+    extra = input_dim - INPUT_DIM
+    low_rank = heads_rank > 0 and extra > 0
 
     class TorchContextModel(nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.register_buffer("norm_mean", torch.zeros(INPUT_DIM))
-            self.register_buffer("norm_std", torch.ones(INPUT_DIM))
-            self.proj = nn.Linear(INPUT_DIM, proj)
+            self.register_buffer("norm_mean", torch.zeros(input_dim))
+            self.register_buffer("norm_std", torch.ones(input_dim))
+            self.proj = nn.Linear(INPUT_DIM if low_rank else input_dim, proj)
+            if low_rank:
+                self.heads_down = nn.Linear(extra, heads_rank, bias=False)
+                self.heads_up = nn.Linear(heads_rank, proj, bias=False)
             self.drop_in = nn.Dropout(dropout)
             self.drop = nn.Dropout(dropout)
             self.gru = nn.GRU(proj, hidden, batch_first=True)
@@ -345,19 +395,23 @@ def build_torch_model(hidden: int = 128, proj: int = 192, dropout: float = 0.25)
             self.head_assistant = nn.Linear(hidden + proj, k + 1)
 
         def forward(self, x):  # x: (B, n, D) -> head input (B, n, H+P)
-            x = (x - self.norm_mean) / self.norm_std
-            z = torch.relu(self.proj(self.drop_in(x)))
+            x = self.drop_in((x - self.norm_mean) / self.norm_std)
+            if low_rank:
+                z = torch.relu(self.proj(x[..., :INPUT_DIM]) + self.heads_up(self.heads_down(x[..., INPUT_DIM:])))
+            else:
+                z = torch.relu(self.proj(x))
             h, _ = self.gru(self.drop(z))
             return torch.cat([h, z], dim=-1)
 
     return TorchContextModel()
 
 
-def export_weights(model, path: Path, meta: dict) -> None:
+def export_weights(model, path: Path, meta: dict, heads: AttentionHeads | None = None) -> None:
     """Write the numpy weights file read by ContextModel.load (float32 npz); a list of models makes an
-    ensemble file (members under `m0/`, `m1/`, ...)."""
+    ensemble file (members under `m0/`, `m1/`, ...). `heads`: the attention heads the features were made with
+    (keys `heads.*`, read by the shield's text encoder)."""
     models = model if isinstance(model, list) else [model]
-    arrays: dict[str, np.ndarray] = {}
+    arrays: dict[str, np.ndarray] = heads.to_arrays() if heads is not None else {}
     for i, m in enumerate(models):
         w = _numpy_weights(m)
         arrays.update(w if len(models) == 1 else {f"m{i}/{k}": v for k, v in w.items()})
@@ -375,10 +429,13 @@ def numpy_model(model):
 
 def _numpy_weights(model) -> dict[str, np.ndarray]:
     sd = {k: v.detach().cpu().numpy().astype(np.float32) for k, v in model.state_dict().items()}
+    proj = sd["proj.weight"]
+    if "heads_down.weight" in sd:  # the factored heads' part, as one matrix
+        proj = np.concatenate([proj, sd["heads_up.weight"] @ sd["heads_down.weight"]], axis=1)
     return {
         "norm.mean": sd["norm_mean"],
         "norm.std": sd["norm_std"],
-        "proj.weight": sd["proj.weight"],
+        "proj.weight": proj,
         "proj.bias": sd["proj.bias"],
         "gru.weight_ih_l0": sd["gru.weight_ih_l0"],
         "gru.weight_hh_l0": sd["gru.weight_hh_l0"],
@@ -413,13 +470,15 @@ class TrainConfig:
     """Pairs drawn beside every batch of dialogues (about one pass over 1,800 pairs per epoch)."""
     preference_head_only: bool = False
     """The preference term trains the assistant head only, not the layers both sides share."""
+    heads_rank: int = 0
+    """With attention heads' features: rank of their input projection while training (0: full)."""
     seed: int = 13
 
 
 def _batch(examples: list[Example], torch):
     n = max(len(e.x) for e in examples)
     b = len(examples)
-    x = np.zeros((b, n, INPUT_DIM), dtype=np.float32)
+    x = np.zeros((b, n, examples[0].x.shape[1]), dtype=np.float32)
     roles = np.full((b, n), -1, dtype=np.int64)
     prefix = np.zeros((b, n), dtype=np.float32)
     for i, e in enumerate(examples):
@@ -590,8 +649,8 @@ def train(train_ex: list[Example], dev_ex: list[Example], cfg: TrainConfig,
 
     torch.manual_seed(cfg.seed)
     rng = random.Random(cfg.seed)
-    model = build_torch_model(cfg.hidden, cfg.proj, cfg.dropout)
     allx = np.concatenate([e.x for e in train_ex])
+    model = build_torch_model(cfg.hidden, cfg.proj, cfg.dropout, input_dim=allx.shape[1], heads_rank=cfg.heads_rank)
     model.norm_mean.copy_(torch.from_numpy(allx.mean(0)))
     model.norm_std.copy_(torch.from_numpy(allx.std(0) + 1e-2))
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)

@@ -29,6 +29,7 @@ from mmshield.shields.embedded.features.crosslingual import (
     needs_crosslingual,
 )
 from mmshield.shields.embedded.features.deobfuscate import plain_text
+from mmshield.shields.embedded.features.heads import AttentionHeads
 
 log = logging.getLogger(__name__)
 
@@ -170,6 +171,9 @@ class TextEncoder:
     and a spelling that dodges a reader (look-alike letters of other scripts, letters one by one, leetspeak) is
     spelled plainly. With `correct_spelling` (the default), ordinary typos are then read as the words they stand
     for (`spelling.SpellingCorrector`: "instrctions" -> "instructions"; jargon the word lists lack is kept).
+    With `heads` (`features.heads.AttentionHeads`, from the weights file), `encode_full` also reads each text's
+    word-piece states (every window and the tail) with the learned attention heads and appends what they give
+    (`AttentionHeads.read`) to the mean embedding; `encode` always returns the mean embedding alone.
     """
 
     def __init__(
@@ -186,6 +190,7 @@ class TextEncoder:
         multilingual: bool = True,
         read_hidden: bool = True,
         correct_spelling: bool = True,
+        heads: AttentionHeads | None = None,
     ) -> None:
         precision = precision or default_precision()
         if long_texts not in LONG_TEXT_MODES:
@@ -213,6 +218,7 @@ class TextEncoder:
         self.multilingual = multilingual
         self.read_hidden = read_hidden
         self.correct_spelling = correct_spelling
+        self.heads = heads
         self._speller = None
         self._vocabulary: frozenset[str] | None = None
         self._xl: CrossLingualEncoder | None = None
@@ -227,6 +233,11 @@ class TextEncoder:
 
     dim = EMB_DIM
 
+    @property
+    def width(self) -> int:
+        """Length of an `encode_full` vector: the mean embedding, then the pooled vectors of the heads if any."""
+        return EMB_DIM + (self.heads.width if self.heads is not None else 0)
+
     def signature(self) -> str:
         """What decides an embedding besides the text (for caches keyed by text)."""
         model = self._assets.onnx.name if self._assets is not None else "all-MiniLM-L6-v2"
@@ -234,7 +245,8 @@ class TextEncoder:
         if self.multilingual:
             sig += f"|{self.crosslingual.signature()}+parts"
         sig = sig + "|decode" if self.read_hidden else sig
-        return sig + "|spell" if self.correct_spelling else sig
+        sig = sig + "|spell" if self.correct_spelling else sig
+        return sig + f"|heads:{self.heads.signature()}" if self.heads is not None else sig
 
     @property
     def crosslingual(self) -> CrossLingualEncoder:
@@ -284,10 +296,15 @@ class TextEncoder:
             self._session = sess
 
     def encode(self, texts: list[str] | tuple[str, ...]) -> np.ndarray:
-        """Embeddings of `texts` as a float32 array (len(texts), 384); cached texts cost nothing."""
+        """Mean embeddings of `texts` as a float32 array (len(texts), 384); cached texts cost nothing."""
+        full = self.encode_full(texts)
+        return full if self.heads is None else full[:, :EMB_DIM]
+
+    def encode_full(self, texts: list[str] | tuple[str, ...]) -> np.ndarray:
+        """Vectors (len(texts), `width`): the mean embedding, then the heads' pooled vectors (with `heads`)."""
         if isinstance(texts, str):
             raise TypeError("encode takes a list of strings; wrap a single text in a list")
-        out = np.empty((len(texts), EMB_DIM), dtype=np.float32)
+        out = np.empty((len(texts), self.width), dtype=np.float32)
         missing: dict[str, list[int]] = {}
         for i, text in enumerate(texts):
             if not isinstance(text, str):
@@ -301,13 +318,16 @@ class TextEncoder:
             uniq = list(missing)
             surfaces = self._plain(uniq)  # what is read: the text, or what it says once decoded and spelled plainly
             is_foreign = np.array([self.multilingual and needs_crosslingual(t) for t in surfaces], dtype=bool)
-            vecs = np.empty((len(uniq), EMB_DIM), dtype=np.float32)
+            vecs = np.zeros((len(uniq), self.width), dtype=np.float32)  # foreign texts: no word pieces, zero heads
             if not is_foreign.all():
                 rows = np.flatnonzero(~is_foreign)
                 plain = [surfaces[i] for i in rows]
-                vecs[rows] = self._with_foreign_parts(plain, self._embed_minilm(plain))
+                means, tokens = self._embed_minilm(plain, keep_tokens=self.heads is not None)
+                vecs[rows, :EMB_DIM] = self._with_foreign_parts(plain, means)
+                if tokens is not None:
+                    vecs[rows, EMB_DIM:] = np.stack([self.heads.read(t) for t in tokens])  # type: ignore[union-attr]
             if is_foreign.any():
-                vecs[is_foreign] = self.crosslingual.encode([surfaces[i] for i in np.flatnonzero(is_foreign)])
+                vecs[is_foreign, :EMB_DIM] = self.crosslingual.encode([surfaces[i] for i in np.flatnonzero(is_foreign)])
             vecs.flags.writeable = False  # cached rows are shared: keep them immutable
             for text, vec in zip(uniq, vecs, strict=True):
                 self._cache.put(text, vec)
@@ -354,13 +374,33 @@ class TextEncoder:
             self._vocabulary = frozenset(w for w in vocab if w.isalpha() and w.islower() and w.isascii())
         return self._vocabulary
 
-    def _embed_minilm(self, texts: list[str]) -> np.ndarray:
-        """MiniLM embeddings of `texts` (long ones per `long_texts`)."""
+    def token_states(self, texts: list[str]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """What the heads read, for fitting them: the mean embeddings (n, 384) `encode` gives (heads aside) and each
+        text's word-piece states (T, 384) as `encode_full` pools them ((0, 384) for a text read cross-lingually).
+        Not cached."""
+        surfaces = self._plain(list(texts))
+        is_foreign = np.array([self.multilingual and needs_crosslingual(t) for t in surfaces], dtype=bool)
+        means = np.zeros((len(texts), EMB_DIM), dtype=np.float32)
+        tokens: list[np.ndarray] = [np.zeros((0, EMB_DIM), dtype=np.float32)] * len(texts)
+        rows = np.flatnonzero(~is_foreign)
+        if len(rows):
+            plain = [surfaces[i] for i in rows]
+            m, toks = self._embed_minilm(plain, keep_tokens=True)
+            means[rows] = self._with_foreign_parts(plain, m)
+            for i, t in zip(rows, toks or []):
+                tokens[i] = t
+        if is_foreign.any():
+            means[is_foreign] = self.crosslingual.encode([surfaces[i] for i in np.flatnonzero(is_foreign)])
+        return means, tokens
+
+    def _embed_minilm(self, texts: list[str], keep_tokens: bool = False) -> tuple[np.ndarray, list[np.ndarray] | None]:
+        """MiniLM embeddings of `texts` (long ones per `long_texts`), and with `keep_tokens` the word-piece states
+        of each text (all its windows, then its tail)."""
         self.load()
         if self.long_texts == "truncate":
             encs = self._tokenizer.encode_batch(texts)  # type: ignore[union-attr]
-            return self._embed_ids([np.asarray(e.ids, dtype=np.int64) for e in encs])
-        return self._embed_windowed(texts)
+            return self._embed_ids([np.asarray(e.ids, dtype=np.int64) for e in encs], keep_tokens)
+        return self._embed_windowed(texts, keep_tokens)
 
     def encode_one(self, text: str) -> np.ndarray:
         """Embedding (384,) of one text."""
@@ -391,7 +431,7 @@ class TextEncoder:
         tok = self._untruncated()
         pieces = tok.encode(text, add_special_tokens=False).ids
         windows = self._windows(pieces, max_tokens or self.max_tokens, stride)
-        return self.encode([text]) if len(windows) == 1 else self._embed_ids(windows)
+        return self.encode([text]) if len(windows) == 1 else self._embed_ids(windows)[0]
 
     def _windows(self, pieces: list[int], max_tokens: int, stride: int | None = None,
                  limit: int | None = None) -> list[np.ndarray]:
@@ -411,9 +451,10 @@ class TextEncoder:
             starts = starts[: limit - 1] + [max(len(pieces) - body, 0)]
         return [np.asarray([cls_id, *pieces[s : s + body], sep_id], dtype=np.int64) for s in starts]
 
-    def _embed_windowed(self, texts: list[str]) -> np.ndarray:
+    def _embed_windowed(self, texts: list[str], keep_tokens: bool = False) -> tuple[np.ndarray, list[np.ndarray] | None]:
         """Embeddings of `texts`: a long text as the normalised mean of its windows' embeddings, plus (in
-        "windows+tail" mode) its tail's embedding with equal weight, normalised again."""
+        "windows+tail" mode) its tail's embedding with equal weight, normalised again; with `keep_tokens`, each
+        text's word-piece states (its windows' in order, then its tail's)."""
         tok = self._untruncated()
         rows: list[np.ndarray] = []
         owner: list[int] = []
@@ -424,21 +465,30 @@ class TextEncoder:
             owner.extend([i] * len(windows))
             if len(windows) > 1 and self.long_texts == "windows+tail":
                 tails[i] = np.asarray(enc.ids[-(TAIL_TOKENS - 2):], dtype=np.int64)
-        row_vecs = self._embed_ids(rows)
+        row_vecs, row_tokens = self._embed_ids(rows, keep_tokens)
+        tokens: list[list[np.ndarray]] | None = None
+        if row_tokens is not None:
+            tokens = [[] for _ in texts]
+            for i, t in zip(owner, row_tokens):
+                tokens[i].append(t)
         if len(rows) == len(texts):
-            return row_vecs
+            return row_vecs, (None if tokens is None else [t[0] for t in tokens])
         out = np.zeros((len(texts), EMB_DIM), dtype=np.float32)
         np.add.at(out, np.asarray(owner), row_vecs)
         out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
         if tails:
             cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
             order = list(tails)
-            tail_vecs = self._embed_ids([np.concatenate([[cls_id], tails[i], [sep_id]]).astype(np.int64) for i in order])
+            tail_vecs, tail_tokens = self._embed_ids(
+                [np.concatenate([[cls_id], tails[i], [sep_id]]).astype(np.int64) for i in order], keep_tokens)
             out[order] += tail_vecs
             out[order] /= np.maximum(np.linalg.norm(out[order], axis=1, keepdims=True), 1e-12)
-        return out
+            if tokens is not None and tail_tokens is not None:
+                for i, t in zip(order, tail_tokens):
+                    tokens[i].append(t)
+        return out, (None if tokens is None else [np.concatenate(t) for t in tokens])
 
-    def _embed_one_by_one(self, ids: list[np.ndarray]) -> np.ndarray:
+    def _embed_one_by_one(self, ids: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
         """int8 with several cores: one-thread model calls, up to `threads` at a time."""
         if len(ids) == 1:
             return self._run_batch([ids[0]])
@@ -446,10 +496,11 @@ class TextEncoder:
             from concurrent.futures import ThreadPoolExecutor
 
             self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="mmshield-encoder")
-        return np.concatenate(list(self._pool.map(lambda row: self._run_batch([row]), ids)))
+        done = list(self._pool.map(lambda row: self._run_batch([row]), ids))
+        return np.concatenate([d[0] for d in done]), [d[1][0] for d in done]
 
-    def _run_batch(self, rows: list[np.ndarray]) -> np.ndarray:
-        """Embeddings of padded token-id rows in one model call."""
+    def _run_batch(self, rows: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Embeddings of padded token-id rows in one model call, and each row's word-piece states (len(row), 384)."""
         sess = self._session
         assert sess is not None
         width = max(len(r) for r in rows)
@@ -465,15 +516,20 @@ class TextEncoder:
         m = mask[..., None].astype(np.float32)
         pooled = (hidden * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1.0)
         pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
-        return pooled.astype(np.float32)
+        return pooled.astype(np.float32), [hidden[row, : len(r)].astype(np.float32) for row, r in enumerate(rows)]
 
-    def _embed_ids(self, ids: list[np.ndarray]) -> np.ndarray:
-        """Run the model on token-id rows, length-sorted into batches to limit padding."""
+    def _embed_ids(self, ids: list[np.ndarray], keep_tokens: bool = False) -> tuple[np.ndarray, list[np.ndarray] | None]:
+        """Run the model on token-id rows, length-sorted into batches to limit padding; with `keep_tokens`, also
+        each row's word-piece states."""
         if self.parallel:
-            return self._embed_one_by_one(ids)
+            vecs, states = self._embed_one_by_one(ids)
+            return vecs, (states if keep_tokens else None)
         result = np.empty((len(ids), EMB_DIM), dtype=np.float32)
+        tokens: list[np.ndarray] = [np.zeros((0, EMB_DIM), dtype=np.float32)] * len(ids)
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         for start in range(0, len(order), self.batch_size):
             idx = order[start : start + self.batch_size]
-            result[idx] = self._run_batch([ids[i] for i in idx])
-        return result
+            result[idx], states = self._run_batch([ids[i] for i in idx])
+            for i, t in zip(idx, states):
+                tokens[i] = t
+        return result, (tokens if keep_tokens else None)
