@@ -16,6 +16,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 from mmshield.shields.embedded import heads_training as ht
 from mmshield.shields.embedded import training as tr
 from mmshield.shields.embedded.family_calibration import out_of_family_thresholds
@@ -72,9 +74,13 @@ def main() -> None:
                     help="with --heads: what the context model reads of them (`mmshield train --heads-output`)")
     ap.add_argument("--heads-rank", type=int, default=0, metavar="R",
                     help="with --heads: the rank of the heads' input projection while training (`mmshield train --heads-rank`)")
+    ap.add_argument("--text-table", type=Path, default=None, metavar="NPY",
+                    help="a vector per text of --features-cache's slot texts (rows in their order; "
+                         "`encoder_probe.py table` makes one with another encoder), read by the context model beside "
+                         "the mean embeddings, in every slot, as it reads heads")
     args = ap.parse_args()
-    if args.heads and (args.test_cache or args.member_cache or args.preference_weight):
-        ap.error("--heads works on --features-cache alone (no --test-cache, --member-cache or --preference-weight)")
+    if (args.heads or args.text_table) and (args.test_cache or args.member_cache or args.preference_weight):
+        ap.error("--heads and --text-table work on --features-cache alone (no --test-cache, --member-cache or --preference-weight)")
 
     splits = {s: tr.load_examples(args.features_cache / f"{s}.npz") for s in ("train", "dev", "test")}
     pairs = tr.load_cached_pairs(args.features_cache) if args.preference_weight > 0 else None
@@ -91,6 +97,13 @@ def main() -> None:
     fams = [f for f in args.families.split(",") if f] or sorted(f for f, c in counts.items() if c >= 100)
     results = {}
     store = heads_store(args.features_cache) if args.heads else None
+    if args.text_table is not None:
+        table = np.load(args.text_table)
+        if len(table) != len(tr.read_slot_texts(args.features_cache)):
+            sys.exit(f"{args.text_table} has {len(table)} rows; {args.features_cache} has "
+                     f"{len(tr.read_slot_texts(args.features_cache))} slot texts")
+        splits = {s: ht.with_heads(ex, table) for s, ex in splits.items()}
+        everything = test_pool = [e for s in splits.values() for e in s]
     for fam in fams:
         fold = splits
         if store is not None:  # heads fitted without the family, as `mmshield train --holdout-family` fits them
