@@ -16,8 +16,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
 from mmshield.shields.embedded import heads_training as ht
 from mmshield.shields.embedded import training as tr
 from mmshield.shields.embedded.family_calibration import out_of_family_thresholds
@@ -98,11 +96,7 @@ def main() -> None:
     results = {}
     store = heads_store(args.features_cache) if args.heads else None
     if args.text_table is not None:
-        table = np.load(args.text_table)
-        if len(table) != len(tr.read_slot_texts(args.features_cache)):
-            sys.exit(f"{args.text_table} has {len(table)} rows; {args.features_cache} has "
-                     f"{len(tr.read_slot_texts(args.features_cache))} slot texts")
-        splits = {s: ht.with_heads(ex, table) for s, ex in splits.items()}
+        splits = ht.with_text_table(splits, args.text_table, args.features_cache)
         everything = test_pool = [e for s in splits.values() for e in s]
     for fam in fams:
         fold = splits

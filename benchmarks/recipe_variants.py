@@ -20,6 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from mmshield.shields.embedded import heads_training as ht
 from mmshield.shields.embedded import training as tr
 from mmshield.shields.embedded.model import ContextModel
 
@@ -73,11 +74,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--features-cache", type=Path, default=Path("build/features"))
     ap.add_argument("--seeds", type=int, nargs="+", default=[13])
     ap.add_argument("--out", type=Path, default=Path("reports/recipe_variants"))
+    ap.add_argument("--text-table", type=Path, default=None, metavar="NPY",
+                    help="a vector per slot text of the cache, read beside the mean embeddings "
+                         "(`generalisation.py --text-table`)")
     ap.add_argument("--set", default="", metavar="KEY:VALUE,...",
                     help="TrainConfig changes applied to every variant, base included (for example epochs:4)")
     args = ap.parse_args(argv)
     common = parse_variant(f"all={args.set}")[1]
     splits = {s: tr.load_examples(args.features_cache / f"{s}.npz") for s in ("train", "dev", "test")}
+    if args.text_table is not None:
+        splits = ht.with_text_table(splits, args.text_table, args.features_cache)
     pairs = tr.load_cached_pairs(args.features_cache)
     results: dict[str, dict] = {}
     for name, changes in [("base", {}), *map(parse_variant, args.variants)]:

@@ -182,3 +182,22 @@ def test_a_factored_heads_projection_exports_as_one_matrix(tmp_path):
         hi = m(torch.from_numpy(x)[None])[0].numpy()
     for t, s in enumerate(steps):
         np.testing.assert_allclose(s.head_input, hi[t], rtol=1e-4, atol=1e-4)
+
+
+def test_a_text_table_fills_every_slot_and_a_mismatched_one_is_refused(tmp_path):
+    from mmshield.shields.embedded import heads_training as ht
+    from mmshield.shields.embedded import training as tr
+
+    tr.write_slot_texts(tmp_path, ["a", "b", "c"])
+    table = np.arange(6, dtype=np.float32).reshape(3, 2)
+    np.save(tmp_path / "t.npy", table)
+    slots = np.array([[0, -1, -1, -1], [1, 2, -1, 0]], np.int32)
+    e = tr.Example(id="d", x=np.ones((2, 3), np.float32), roles=np.array([0, 1]), target=np.zeros((2, 8)),
+                   mask=np.ones((2, 8)), prefix_safe=np.zeros(2), slots=slots)
+    out = ht.with_text_table({"train": [e]}, tmp_path / "t.npy", tmp_path)["train"][0]
+    # text, OCR (absent: zeros), joint (absent: the text's row), previous turn (absent: zeros)
+    np.testing.assert_array_equal(out.x[0], [1, 1, 1, 0, 1, 0, 0, 0, 1, 0, 0])
+    np.testing.assert_array_equal(out.x[1], [1, 1, 1, 2, 3, 4, 5, 2, 3, 0, 1])
+    np.save(tmp_path / "short.npy", table[:2])
+    with pytest.raises(ValueError, match="3 slot texts"):
+        ht.with_text_table({"train": [e]}, tmp_path / "short.npy", tmp_path)
