@@ -307,7 +307,8 @@ def mean_vectors(sess, tok, texts: list[str]) -> np.ndarray:
     """Normalised mean of word-piece states from an ONNX encoder session and its tokenizer, one padded batch."""
     encs = tok.encode_batch(texts)
     lengths = np.array([len(e.ids) for e in encs])
-    ids = np.array([e.ids + [0] * (lengths.max() - len(e.ids)) for e in encs], dtype=np.int64)
+    pad = next((p for p in (tok.token_to_id("<pad>"), tok.token_to_id("[PAD]")) if p is not None), 0)
+    ids = np.array([e.ids + [pad] * (lengths.max() - len(e.ids)) for e in encs], dtype=np.int64)
     mask = (np.arange(lengths.max())[None, :] < lengths[:, None]).astype(np.int64)
     feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
     wanted = {i.name for i in sess.get_inputs()}
