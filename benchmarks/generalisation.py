@@ -76,6 +76,9 @@ def main() -> None:
                     help="a vector per text of --features-cache's slot texts (rows in their order; "
                          "`encoder_probe.py table` makes one with another encoder), read by the context model beside "
                          "the mean embeddings, in every slot, as it reads heads")
+    ap.add_argument("--erase-family-rank", type=int, default=0, metavar="K",
+                    help="project K directions of family style (within a label, fitted per fold without the held-out "
+                         "family: `family_erasure`) out of every text slot")
     args = ap.parse_args()
     if (args.heads or args.text_table) and (args.test_cache or args.member_cache or args.preference_weight):
         ap.error("--heads and --text-table work on --features-cache alone (no --test-cache, --member-cache or --preference-weight)")
@@ -116,7 +119,8 @@ def main() -> None:
                                                                  hard_negative_weight=args.hard_negative_weight,
                                                                  preference_weight=args.preference_weight,
                                                                  preference_head_only=args.preference_head_only,
-                                                                 heads_rank=args.heads_rank),
+                                                                 heads_rank=args.heads_rank,
+                                                                 erase_family_rank=args.erase_family_rank),
                            log=lambda m, fam=fam, k=k: print(f"[{fam} seed {args.seed + k}] {m}", file=sys.stderr),
                            pairs=None if pairs is None else (pairs["train"], pairs["dev"]))[0]
                   for k in range(args.ensemble)]

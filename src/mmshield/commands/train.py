@@ -38,6 +38,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--heads-rank", type=int, default=0, metavar="R",
                    help="with --heads: factor the context model's input projection of the heads' vectors through R "
                         "dimensions while training (fewer free parameters; 0: a full projection)")
+    p.add_argument("--erase-family-rank", type=int, default=0, metavar="K",
+                   help="project K directions of source-family style (within a label, from the train split) out of "
+                        "every text slot, folded into the weights (0: none; see docs/results.md)")
     p.add_argument("--family-balance", type=float, default=0.0, metavar="ALPHA",
                    help="draw training dialogues with weight (family size) ** -ALPHA (0: the build's mix)")
     p.add_argument("--hard-negative-weight", type=float, default=1.0, metavar="W",
@@ -126,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
                               policy_drop_weight=args.policy_drop_weight, policy_drop_sides=args.policy_drop_sides,
                               family_balance=args.family_balance, hard_negative_weight=args.hard_negative_weight,
                               preference_weight=args.preference_weight, preference_head_only=args.preference_head_only,
-                              heads_rank=args.heads_rank)
+                              heads_rank=args.heads_rank, erase_family_rank=args.erase_family_rank)
         model, dev_loss = tr.train(train_ex, dev_ex, cfg, log=lambda m, k=k: print(f"[seed {args.seed + k}] {m}", file=sys.stderr),
                                    pairs=pairs)
         models.append(model)

@@ -472,6 +472,9 @@ class TrainConfig:
     """The preference term trains the assistant head only, not the layers both sides share."""
     heads_rank: int = 0
     """With attention heads' features: rank of their input projection while training (0: full)."""
+    erase_family_rank: int = 0
+    """Project this many directions of source-family style out of the text slots (`family_erasure`), fitted on the
+    training dialogues; folded into the input projection afterwards, so the model reads raw features."""
     seed: int = 13
 
 
@@ -649,6 +652,13 @@ def train(train_ex: list[Example], dev_ex: list[Example], cfg: TrainConfig,
 
     torch.manual_seed(cfg.seed)
     rng = random.Random(cfg.seed)
+    basis = None
+    if cfg.erase_family_rank > 0:
+        from mmshield.shields.embedded import family_erasure
+
+        basis = family_erasure.fit_basis(train_ex, cfg.erase_family_rank)
+        log(f"erasing {basis.shape[1]} directions of family style from the text slots")
+        train_ex, dev_ex = family_erasure.erase_examples(train_ex, basis), family_erasure.erase_examples(dev_ex, basis)
     allx = np.concatenate([e.x for e in train_ex])
     model = build_torch_model(cfg.hidden, cfg.proj, cfg.dropout, input_dim=allx.shape[1], heads_rank=cfg.heads_rank)
     model.norm_mean.copy_(torch.from_numpy(allx.mean(0)))
@@ -708,6 +718,13 @@ def train(train_ex: list[Example], dev_ex: list[Example], cfg: TrainConfig,
             best = (dev_loss, {k: v.clone() for k, v in model.state_dict().items()})
     model.load_state_dict(best[1])
     model.eval()
+    if basis is not None:
+        from mmshield.shields.embedded import family_erasure
+
+        with torch.no_grad():
+            w = model.proj.weight.detach().cpu().numpy()
+            folded = family_erasure.fold_into_projection(w, model.norm_std.cpu().numpy()[: w.shape[1]], basis)
+            model.proj.weight.copy_(torch.from_numpy(folded))
     return model, best[0]
 
 
