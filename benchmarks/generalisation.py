@@ -79,6 +79,9 @@ def main() -> None:
     ap.add_argument("--erase-family-rank", type=int, default=0, metavar="K",
                     help="project K directions of family style (within a label, fitted per fold without the held-out "
                          "family: `family_erasure`) out of every text slot")
+    ap.add_argument("--text-table-instead", action="store_true",
+                    help="with --text-table: the table's vectors replace the MiniLM means (the context model reads "
+                         "only the other encoder)")
     args = ap.parse_args()
     if (args.heads or args.text_table) and (args.test_cache or args.member_cache or args.preference_weight):
         ap.error("--heads and --text-table work on --features-cache alone (no --test-cache, --member-cache or --preference-weight)")
@@ -99,7 +102,7 @@ def main() -> None:
     results = {}
     store = heads_store(args.features_cache) if args.heads else None
     if args.text_table is not None:
-        splits = ht.with_text_table(splits, args.text_table, args.features_cache)
+        splits = ht.with_text_table(splits, args.text_table, args.features_cache, instead=args.text_table_instead)
         everything = test_pool = [e for s in splits.values() for e in s]
     for fam in fams:
         fold = splits

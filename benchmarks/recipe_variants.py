@@ -77,13 +77,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--text-table", type=Path, default=None, metavar="NPY",
                     help="a vector per slot text of the cache, read beside the mean embeddings "
                          "(`generalisation.py --text-table`)")
+    ap.add_argument("--text-table-instead", action="store_true",
+                    help="with --text-table: the table's vectors replace the mean embeddings")
     ap.add_argument("--set", default="", metavar="KEY:VALUE,...",
                     help="TrainConfig changes applied to every variant, base included (for example epochs:4)")
     args = ap.parse_args(argv)
     common = parse_variant(f"all={args.set}")[1]
     splits = {s: tr.load_examples(args.features_cache / f"{s}.npz") for s in ("train", "dev", "test")}
     if args.text_table is not None:
-        splits = ht.with_text_table(splits, args.text_table, args.features_cache)
+        splits = ht.with_text_table(splits, args.text_table, args.features_cache, instead=args.text_table_instead)
     pairs = tr.load_cached_pairs(args.features_cache)
     results: dict[str, dict] = {}
     for name, changes in [("base", {}), *map(parse_variant, args.variants)]:

@@ -201,3 +201,19 @@ def test_a_text_table_fills_every_slot_and_a_mismatched_one_is_refused(tmp_path)
     np.save(tmp_path / "short.npy", table[:2])
     with pytest.raises(ValueError, match="3 slot texts"):
         ht.with_text_table({"train": [e]}, tmp_path / "short.npy", tmp_path)
+
+
+def test_a_text_table_can_replace_the_mean_embeddings(tmp_path):
+    from mmshield.shields.embedded import heads_training as ht
+    from mmshield.shields.embedded import training as tr
+    from mmshield.shields.embedded.featurize import INPUT_DIM, N_SCALARS
+
+    tr.write_slot_texts(tmp_path, ["a", "b"])
+    np.save(tmp_path / "t.npy", np.array([[7, 8], [9, 10]], np.float32))
+    x = np.zeros((1, INPUT_DIM), np.float32)
+    x[0, -N_SCALARS:] = np.arange(N_SCALARS)
+    e = tr.Example(id="d", x=x, roles=np.array([0]), target=np.zeros((2, 8)), mask=np.ones((2, 8)),
+                   prefix_safe=np.zeros(1), slots=np.array([[0, 1, -1, -1]], np.int32))
+    out = ht.with_text_table({"dev": [e]}, tmp_path / "t.npy", tmp_path, instead=True)["dev"][0]
+    # the scalars, then text, OCR, joint (absent: the text's row) and previous turn (absent: zeros)
+    np.testing.assert_array_equal(out.x[0], [*range(N_SCALARS), 7, 8, 9, 10, 7, 8, 0, 0])

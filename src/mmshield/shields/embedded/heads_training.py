@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from mmshield.shields.embedded.features.heads import EMB_DIM, MEAN_SCALE, AttentionHeads
+from mmshield.shields.embedded.featurize import SLOTS
 from mmshield.shields.embedded.training import Example, read_slot_texts
 
 STORE_FILES = ("tokens.f16", "offsets.npy", "texts.json")
@@ -274,15 +275,21 @@ def with_heads(examples: list[Example], table: np.ndarray) -> list[Example]:
     return out
 
 
-def with_text_table(splits: dict[str, list[Example]], table_path: Path, features_cache: Path
-                    ) -> dict[str, list[Example]]:
+def with_text_table(splits: dict[str, list[Example]], table_path: Path, features_cache: Path,
+                    instead: bool = False) -> dict[str, list[Example]]:
     """`splits` whose features gain, in every slot, the row of a per-text table (`.npy`, one row per slot text of
-    `features_cache`, in their order: another encoder's vectors, say) as `with_heads` lays heads out."""
+    `features_cache`, in their order: another encoder's vectors, say) as `with_heads` lays heads out. `instead`:
+    the table's vectors replace the MiniLM means (the scalars stay, first), so the context model reads only them."""
     table = np.load(table_path)
     texts = read_slot_texts(features_cache)
     if table.ndim != 2 or len(table) != len(texts):
         raise ValueError(f"{table_path}: {table.shape} rows, but {features_cache} has {len(texts)} slot texts")
-    return {name: with_heads(examples, table.astype(np.float32)) for name, examples in splits.items()}
+    out = {name: with_heads(examples, table.astype(np.float32)) for name, examples in splits.items()}
+    if instead:
+        means = SLOTS * EMB_DIM
+        out = {name: [replace(e, x=np.ascontiguousarray(e.x[:, means:])) for e in examples]
+               for name, examples in out.items()}
+    return out
 
 
 def prepare_heads(splits: dict[str, list[Example]], store: TokenStore, cfg: HeadsConfig, n_labels: int,
