@@ -31,6 +31,24 @@ def heads_store(features_cache: Path) -> ht.TokenStore:
     return store
 
 
+def encoder_member(plain_splits: dict[str, list[tr.Example]], fam: str, args: argparse.Namespace,
+                   splits_equal: tuple[list[tr.Example], list[tr.Example]]
+                   ) -> tuple[list[tr.Example], list[tr.Example], ContextModel]:
+    """The fold's dev and test records on the plain (MiniLM) features, and a context model trained on them without
+    `fam` (the first seed): the second member of an ensemble across encoders."""
+    plain_dev = [e for e in plain_splits["dev"] if e.family != fam]
+    plain_test = [e for s in ("train", "dev", "test") for e in plain_splits[s] if e.family == fam]
+    if [e.id for e in plain_dev] != [e.id for e in splits_equal[0]] or \
+            [e.id for e in plain_test] != [e.id for e in splits_equal[1]]:
+        raise ValueError("the plain and table features do not hold the same records in the same order")
+    model = tr.train([e for e in plain_splits["train"] if e.family != fam], plain_dev,
+                     tr.TrainConfig(epochs=args.epochs, seed=args.seed),
+                     log=lambda m: print(f"[{fam} plain member] {m}", file=sys.stderr))[0]
+    with tempfile.TemporaryDirectory() as tmp:
+        tr.export_weights(model, Path(tmp) / "plain.npz", {})
+        return plain_dev, plain_test, ContextModel.load(Path(tmp) / "plain.npz")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", type=Path, default=Path("build/mmds-open"))
@@ -79,6 +97,9 @@ def main() -> None:
     ap.add_argument("--erase-family-rank", type=int, default=0, metavar="K",
                     help="project K directions of family style (within a label, fitted per fold without the held-out "
                          "family: `family_erasure`) out of every text slot")
+    ap.add_argument("--text-table-member", action="store_true",
+                    help="with --text-table: average each fold's table-fed model with a model on the plain features "
+                         "(an ensemble across encoders: their softmaxes averaged, thresholds from the averaged dev scores)")
     ap.add_argument("--text-table-instead", action="store_true",
                     help="with --text-table: the table's vectors replace the MiniLM means (the context model reads "
                          "only the other encoder)")
@@ -101,6 +122,9 @@ def main() -> None:
     fams = [f for f in args.families.split(",") if f] or sorted(f for f, c in counts.items() if c >= 100)
     results = {}
     store = heads_store(args.features_cache) if args.heads else None
+    if args.text_table_member and args.text_table is None:
+        ap.error("--text-table-member needs --text-table")
+    plain_splits = splits
     if args.text_table is not None:
         splits = ht.with_text_table(splits, args.text_table, args.features_cache, instead=args.text_table_instead)
         everything = test_pool = [e for s in splits.values() for e in s]
@@ -141,6 +165,10 @@ def main() -> None:
                 d0, t0 = tr.side_scores(m0, dev_ex), tr.side_scores(m0, test_ex)
                 single = {"thresholds": (th0 := tr.calibrate(d0, dev_ex)), **tr.quick_metrics(t0, test_ex, th0)}
         dev_scores, test_scores = tr.side_scores(npm, dev_ex), tr.side_scores(npm, test_ex)
+        if args.text_table_member:  # same records in the same order, read by a model on the plain features
+            plain_dev, plain_test, plain_model = encoder_member(plain_splits, fam, args, splits_equal=(dev_ex, test_ex))
+            dev_scores = (dev_scores + tr.side_scores(plain_model, plain_dev)) / 2
+            test_scores = (test_scores + tr.side_scores(plain_model, plain_test)) / 2
         th = tr.calibrate(dev_scores, dev_ex)
         results[fam] = {"n": len(test_ex), "thresholds": th, **tr.quick_metrics(test_scores, test_ex, th),
                         "auroc": tr.auroc(test_scores, test_ex),

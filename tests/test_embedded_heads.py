@@ -217,3 +217,24 @@ def test_a_text_table_can_replace_the_mean_embeddings(tmp_path):
     out = ht.with_text_table({"dev": [e]}, tmp_path / "t.npy", tmp_path, instead=True)["dev"][0]
     # the scalars, then text, OCR, joint (absent: the text's row) and previous turn (absent: zeros)
     np.testing.assert_array_equal(out.x[0], [*range(N_SCALARS), 7, 8, 9, 10, 7, 8, 0, 0])
+
+
+def test_an_ensemble_across_encoders_refuses_records_out_of_step():
+    import argparse
+    import importlib.util
+
+    from mmshield.shields.embedded import training as tr
+
+    spec = importlib.util.spec_from_file_location("generalisation", EXAMPLES.parent / "benchmarks" / "generalisation.py")
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+
+    def ex(i: str, fam: str) -> tr.Example:
+        return tr.Example(id=i, x=np.ones((1, 3), np.float32), roles=np.array([0]), target=np.zeros((2, 8)),
+                          mask=np.ones((2, 8)), prefix_safe=np.zeros(1), family=fam)
+
+    plain = {"train": [ex("t", "a")], "dev": [ex("d1", "a"), ex("d2", "b")], "test": [ex("x", "b")]}
+    # the table-fed side lists the held-out family's records in another order: its scores cannot be averaged
+    with pytest.raises(ValueError, match="same order"):
+        gen.encoder_member(plain, "b", argparse.Namespace(epochs=1, seed=0),
+                           splits_equal=([ex("d1", "a")], [ex("x", "b"), ex("d2", "b")]))
