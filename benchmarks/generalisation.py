@@ -44,9 +44,7 @@ def encoder_member(plain_splits: dict[str, list[tr.Example]], fam: str, args: ar
     model = tr.train([e for e in plain_splits["train"] if e.family != fam], plain_dev,
                      tr.TrainConfig(epochs=args.epochs, seed=args.seed),
                      log=lambda m: print(f"[{fam} plain member] {m}", file=sys.stderr))[0]
-    with tempfile.TemporaryDirectory() as tmp:
-        tr.export_weights(model, Path(tmp) / "plain.npz", {})
-        return plain_dev, plain_test, ContextModel.load(Path(tmp) / "plain.npz")
+    return plain_dev, plain_test, tr.numpy_model(model)
 
 
 def main() -> None:
@@ -104,6 +102,8 @@ def main() -> None:
                     help="with --text-table: the table's vectors replace the MiniLM means (the context model reads "
                          "only the other encoder)")
     args = ap.parse_args()
+    if args.text_table_member and args.text_table is None:
+        ap.error("--text-table-member needs --text-table")
     if (args.heads or args.text_table) and (args.test_cache or args.member_cache or args.preference_weight):
         ap.error("--heads and --text-table work on --features-cache alone (no --test-cache, --member-cache or --preference-weight)")
 
@@ -122,8 +122,6 @@ def main() -> None:
     fams = [f for f in args.families.split(",") if f] or sorted(f for f, c in counts.items() if c >= 100)
     results = {}
     store = heads_store(args.features_cache) if args.heads else None
-    if args.text_table_member and args.text_table is None:
-        ap.error("--text-table-member needs --text-table")
     plain_splits = splits
     if args.text_table is not None:
         splits = ht.with_text_table(splits, args.text_table, args.features_cache, instead=args.text_table_instead)

@@ -219,7 +219,7 @@ def test_a_text_table_can_replace_the_mean_embeddings(tmp_path):
     np.testing.assert_array_equal(out.x[0], [*range(N_SCALARS), 7, 8, 9, 10, 7, 8, 0, 0])
 
 
-def test_an_ensemble_across_encoders_refuses_records_out_of_step():
+def test_an_ensemble_across_encoders_pairs_the_same_records_and_refuses_them_out_of_step():
     import argparse
     import importlib.util
 
@@ -234,6 +234,10 @@ def test_an_ensemble_across_encoders_refuses_records_out_of_step():
                           mask=np.ones((2, 8)), prefix_safe=np.zeros(1), family=fam)
 
     plain = {"train": [ex("t", "a")], "dev": [ex("d1", "a"), ex("d2", "b")], "test": [ex("x", "b")]}
+    dev, test, model = gen.encoder_member(plain, "b", argparse.Namespace(epochs=1, seed=0),
+                                          splits_equal=([ex("d1", "a")], [ex("d2", "b"), ex("x", "b")]))
+    assert [e.id for e in dev] == ["d1"] and [e.id for e in test] == ["d2", "x"]  # "b" held out of dev, tested whole
+    assert tr.side_scores(model, test).shape == (2, 2, 9)
     # the table-fed side lists the held-out family's records in another order: its scores cannot be averaged
     with pytest.raises(ValueError, match="same order"):
         gen.encoder_member(plain, "b", argparse.Namespace(epochs=1, seed=0),
