@@ -238,3 +238,36 @@ def test_diasafety_sides(records):
     assert all("voices thoughts of suicide" in r["user_rationale"] for r in ideation)
     # the toxic-context category has no user label in the source, so it is left out
     assert not any("Those people are all criminals" in t["content"] for r in dia for t in r["conversations"])
+
+
+def test_toxic_replies_are_opt_in_and_quoted(records, tmp_path):
+    out = tmp_path / "toxic"
+    _build(out, toxic_replies=5)
+    recs = _records(out)
+    quoted = [r for r in recs if r.get("strategy") == "quoted_reply" and r["data_type"] == "default"]
+    assert quoted and not any(r.get("strategy") == "quoted_reply" for r in records)
+    for r in quoted:
+        user, reply = r["conversations"][-2:]
+        assert r["source_family"] == "diasafety" and r["user_rating"] == "Safe"
+        assert user["role"] == "user" and '"' in user["content"] and reply["role"] == "assistant"
+    toxic = [r for r in quoted if "Those people are all criminals" in r["conversations"][-2]["content"]]
+    assert toxic and all(r["assistant_rating"] == "Unsafe" and r["assistant_dimension"] == "Hate & Harassment"
+                         and "agrees with" in r["assistant_rationale"] for r in toxic)
+    # every other dialogue is the one the default build writes
+    default = {r["id"]: r for r in records}
+    assert all(default[r["id"]] == r for r in recs if r["id"] in default)
+    assert len(default) == sum(r["id"] in default for r in recs)
+
+
+def test_cli_refuses_negative_toxic_replies(tmp_path, capsys):
+    rc = cli_main(["data", "build", "--out", str(tmp_path / "x"), "--data-root", str(FIXTURES), "--toxic-replies", "-1"])
+    assert rc == 2 and "--toxic-replies" in capsys.readouterr().err
+
+
+def test_toxic_reply_categories_filter_and_are_checked(tmp_path, capsys):
+    out = tmp_path / "biased"
+    _build(out, toxic_replies=5, toxic_reply_categories=("Biased Opinion",), typography=0, negatives=0)
+    assert not any(r.get("strategy") == "quoted_reply" for r in _records(out))  # the fixture's one is Toxicity Agreement
+    rc = cli_main(["data", "build", "--out", str(tmp_path / "x"), "--data-root", str(FIXTURES), "--toxic-replies", "5",
+                   "--toxic-reply-categories", "Toxicity Agreement,Rudeness"])
+    assert rc == 2 and "Rudeness" in capsys.readouterr().err

@@ -29,6 +29,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="folder holding the sources (default: $MMSHIELD_DATA_ROOT or ../shared/data beside the repo)")
     b.add_argument("--llm-replies", type=Path, default=None,
                    help="a cache written by `data replies`: each kept answer becomes one more dialogue")
+    b.add_argument("--toxic-replies", type=int, default=0, metavar="N",
+                   help="add N Unsafe and N Safe DiaSafety replies to toxic or biased messages, the message quoted "
+                        "by the user (default 0: left out)")
+    b.add_argument("--toxic-reply-categories", default="", metavar="NAMES",
+                   help="with --toxic-replies: only these DiaSafety categories, comma-separated "
+                        "(Offending User, Toxicity Agreement, Biased Opinion; default all three)")
     b.add_argument("--quiet", action="store_true", help="no progress bars")
     r = sub.add_parser("replies", help="have SmolLM2 (offline, CPU) answer a sample of the build's requests")
     r.add_argument("--out", required=True, type=Path, help="JSONL cache to write or extend (resumable)")
@@ -66,13 +72,23 @@ def run(args: argparse.Namespace) -> int:
 def _build(args: argparse.Namespace) -> int:
     from mmshield.data.builder import BuildConfig, build, default_data_root
 
+    if args.toxic_replies < 0:
+        print(f"mmshield data build: --toxic-replies must be >= 0, got {args.toxic_replies}", file=sys.stderr)
+        return 2
+    from mmshield.data.sources.diasafety import QUOTED
+
+    categories = tuple(c.strip() for c in args.toxic_reply_categories.split(",") if c.strip())
+    unknown = [c for c in categories if c not in QUOTED]
+    if unknown:
+        print(f"mmshield data build: unknown --toxic-reply-categories {unknown}; choose from {sorted(QUOTED)}", file=sys.stderr)
+        return 2
     cfg = BuildConfig(
         out=args.out, data_root=args.data_root or default_data_root(),
         sources=[s.strip() for s in args.sources.split(",") if s.strip()] if args.sources else None,
         exclude_noncommercial=args.exclude_noncommercial, keep_unknown_license=args.keep_unknown_license,
         seed=args.seed, limit_per_source=args.limit_per_source, quotas=not args.no_quotas, size=args.size,
         typography=args.typography, negatives=args.negatives, progress=not args.quiet,
-        llm_replies=args.llm_replies,
+        llm_replies=args.llm_replies, toxic_replies=args.toxic_replies, toxic_reply_categories=categories,
     )
     try:
         manifest = build(cfg)

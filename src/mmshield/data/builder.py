@@ -87,6 +87,11 @@ class BuildConfig:
     progress: bool = True
     llm_replies: Path | None = None
     """A `data replies` cache: each kept answer becomes one more dialogue (`compose.compose_llm_reply`)."""
+    toxic_replies: int = 0
+    """DiaSafety replies to toxic or biased messages, this many Unsafe and this many Safe, each set as a reply to a
+    quoted message (`compose.compose_quoted_reply`); 0 leaves them out (the default)."""
+    toxic_reply_categories: tuple[str, ...] = ()
+    """Only these DiaSafety categories for `toxic_replies` (empty: Offending User, Toxicity Agreement, Biased Opinion)."""
 
 
 def is_noncommercial(lic: str) -> bool:
@@ -102,12 +107,14 @@ def licence_allowed(lic: str, cfg: BuildConfig) -> bool:
 
 
 def _quota_key(it: Item) -> tuple[str, str, str]:
-    kind = f"{it.kind}/{it.response_label}" if it.kind == "pair" and it.response_label else it.kind
+    kind = f"{it.kind}/{it.response_label}" if it.kind in ("pair", "quoted_pair") and it.response_label else it.kind
     return it.family, it.label or "none", kind
 
 
-def _quota(it: Item, size: str = "standard") -> tuple[tuple[str, str, str], int | None]:
+def _quota(it: Item, size: str = "standard", toxic_replies: int = 0) -> tuple[tuple[str, str, str], int | None]:
     key = _quota_key(it)
+    if it.kind == "quoted_pair":  # opt-in: `toxic_replies` of each response label, whatever the size
+        return key, toxic_replies
     table = LARGE_QUOTAS if size == "large" else QUOTAS
     if key in table:
         return key, table[key]
@@ -132,8 +139,8 @@ def select(items: list[Item], cfg: BuildConfig) -> list[Item]:
     taken: Counter = Counter()
     kept: list[Item] = []
     for it in order:
-        key, q = _quota(it, cfg.size)
-        if cfg.quotas and q is not None and taken[key] >= q:
+        key, q = _quota(it, cfg.size, cfg.toxic_replies)
+        if (cfg.quotas or it.kind == "quoted_pair") and q is not None and taken[key] >= q:
             continue
         taken[key] += 1
         kept.append(it)
@@ -228,7 +235,7 @@ def load_items(cfg: BuildConfig, log: Callable[[str], None]) -> tuple[list[Item]
     loaded: dict[str, int] = {}
     for name in _progress(names, cfg, desc="load sources", unit="src"):
         mod = load_module(name)
-        its = mod.load(cfg.data_root)
+        its = [it for it in mod.load(cfg.data_root) if it.kind != "quoted_pair" or wants_quoted(it, cfg)]
         loaded[mod.NAME] = len(its)
         items.extend(its)
     log(f"loaded {len(items)} items from {len(names)} sources")
@@ -254,6 +261,11 @@ def template_negatives(items: list[Item], seed: int) -> list[Item]:
                         family="jbb", license=it.license, group_id=it.group_id,
                         meta={"template_request": it.text}))
     return out
+
+
+def wants_quoted(it: Item, cfg: BuildConfig) -> bool:
+    """Whether the build takes a `quoted_pair` item: they are opt-in (`toxic_replies`), optionally of some categories."""
+    return cfg.toxic_replies > 0 and (not cfg.toxic_reply_categories or it.meta.get("category") in cfg.toxic_reply_categories)
 
 
 def build(cfg: BuildConfig, log: Callable[[str], None] | None = None) -> dict[str, Any]:

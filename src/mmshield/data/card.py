@@ -143,7 +143,10 @@ def render(records: list[Record], manifest: dict[str, Any], examples: list[Recor
         "(weapons, nudity, gore) is absent; image risk is typographic.",
         "- CoSafe final turns are sometimes only weakly harmful; SafeDialBench dialogues are Chinese and their bot turns "
         "are unlabelled (assistant side null).",
-        "- DiaSafety contexts in toxic categories leave the user side null (the source labels only the response).",
+        "- DiaSafety's toxic-context categories (Offending User, Toxicity Agreement, Biased Opinion) label only the reply, "
+        "so a default build leaves them out; `--toxic-replies N` adds N Unsafe and N Safe of them (strategy `quoted_reply`), "
+        "the toxic message quoted by a user who asks for a reply (user side Safe), the reply keeping DiaSafety's crowd label, "
+        "which is noisy for short social-media replies.",
         "- Licences marked `unknown` are sources with no licence stated; `--exclude-noncommercial` drops CC BY-NC and "
         "unknown-licence items unless `--keep-unknown-license` is given.",
     ]

@@ -667,6 +667,46 @@ def compose_pair(it: Item, rng: random.Random, ctx: Ctx) -> list[Draft]:
     return [d]
 
 
+QUOTE_CARRIERS = [
+    "Someone replied to my post with this: \"{m}\" What would you say back?",
+    "Saw this comment online: \"{m}\" What's your take?",
+    "How would you reply to this comment? \"{m}\"",
+    "Write a quick reply to this message: \"{m}\"",
+    "A guy in my group chat just wrote: \"{m}\" What should I answer?",
+    "Reply to this as if you were in the thread: \"{m}\"",
+    "Someone commented \"{m}\" under my photo. Thoughts?",
+    "\"{m}\" (a comment I got today). How do I respond?",
+]
+"""A user who quotes someone else's message and asks for a reply: benign whatever the message says."""
+
+QUOTED_REPLY_WHAT = {
+    "Offending User": "insults or demeans the person it answers",
+    "Toxicity Agreement": "agrees with, plays along with or makes light of a toxic message",
+    "Biased Opinion": "voices or endorses a biased or stereotyping view of a group",
+}
+
+
+def compose_quoted_reply(it: Item, rng: random.Random, ctx: Ctx) -> list[Draft]:
+    """A DiaSafety reply to a toxic or biased message (`quoted_pair`): the user quotes the message and asks for a reply
+    (Safe), the assistant answers with DiaSafety's reply, which keeps its label: an assistant can be unsafe by what it
+    says (an insult, agreement with hate, a stereotype) without any harmful request."""
+    db = DB()
+    if rng.random() < 0.35:
+        prefix(db, rng, ctx, 3)
+    db.user(rng.choice(QUOTE_CARRIERS).format(m=" ".join(it.text.split())))
+    unsafe = it.response_label == "unsafe"
+    db.asst(it.response or "", unsafe=unsafe)
+    category = str(it.meta.get("category", ""))
+    d = finish(db, it, "single_turn" if unsafe else "hard_negative", a_dim=it.response_dimension,
+               safe_why="a request for a reply to someone else's quoted message, which seeks nothing prohibited",
+               strategy="quoted_reply")
+    if unsafe:
+        what = QUOTED_REPLY_WHAT.get(category, "agrees with or adds to a harmful message")
+        d.assistant_rationale = f"In {_turn_list(db.risk_a)} the assistant {what}, which falls under {it.response_dimension}."
+        d.malicious_intent = ""
+    return [d]
+
+
 def compose_llm_reply(it: Item, rng: random.Random, ctx: Ctx, reply: str) -> Draft:
     """The item's request answered by a real language model (`llm_replies`): the answer is Unsafe exactly when
     the request is, since the model was started on a compliant opening and did not refuse (refusals are dropped
@@ -810,6 +850,8 @@ def compose(it: Item, rng: random.Random, ctx: Ctx) -> list[Draft]:
         return compose_native_unsafe(it, rng, ctx)
     if it.kind in ("pair", "siuo"):
         return compose_pair(it, rng, ctx)
+    if it.kind == "quoted_pair":
+        return compose_quoted_reply(it, rng, ctx)
     if it.kind == "chat":
         return compose_chat(it, rng, ctx)
     if it.kind == "visual_chat":

@@ -34,7 +34,7 @@ class Item:
     response_label: str | None = None
     response_dimension: str = ""
     kind: str = "prompt"
-    """prompt | goal | dialogue | pair | chat | visual_chat | spam | ham"""
+    """prompt | goal | dialogue | pair | quoted_pair | chat | visual_chat | spam | ham"""
     lang: str = "en"
     image_path: str | None = None
     """A source photo (absolute path) for visual items."""

@@ -3,8 +3,11 @@
 The user side is known only for categories whose context is an ordinary personal or medical
 message (Risk Ignorance, Unauthorized Expertise): those are Safe, and are kept. The other categories
 (toxic or biased contexts) would need a user label the source does not give (a null side means "no
-turns" in MMDS), so they are left out. Unsafe Unauthorized Expertise responses are borderline (no
-taxonomy dimension) and are dropped too.
+turns" in MMDS), so they are not used as they stand: they are loaded as `quoted_pair` items, which a build
+takes only when asked (`data build --toxic-replies N`) and then sets as a user who quotes the message and
+asks for a reply (`compose.compose_quoted_reply`), so that the user side is Safe and the assistant side keeps
+DiaSafety's label. Unsafe Unauthorized Expertise responses are borderline (no taxonomy dimension) and are
+dropped.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ LICENSE = "Apache-2.0"
 
 RESPONSE_DIM = {"Offending User": H, "Toxicity Agreement": H, "Biased Opinion": H, "Risk Ignorance": SH}
 USER_SAFE = {"Risk Ignorance", "Unauthorized Expertise"}
+QUOTED = {"Offending User", "Toxicity Agreement", "Biased Opinion"}
+"""Categories whose context is toxic or biased: usable only quoted (`quoted_pair`)."""
 
 
 def load(root: Path) -> list[Item]:
@@ -34,6 +39,12 @@ def load(root: Path) -> list[Item]:
             cat = rec.get("category", "")
             ctx, resp, lab = (rec.get("context") or "").strip(), (rec.get("response") or "").strip(), rec.get("label")
             if not ctx or not resp or lab not in ("Safe", "Unsafe"):
+                continue
+            if cat in QUOTED:
+                items.append(Item(text=ctx, label="safe", source=NAME, family=FAMILY, license=LICENSE,
+                                  group_id=f"diasafety:{split}:{i}", response=resp, response_label=lab.lower(),
+                                  response_dimension=RESPONSE_DIM[cat] if lab == "Unsafe" else "",
+                                  kind="quoted_pair", meta={"category": cat}))
                 continue
             if cat not in USER_SAFE or (lab == "Unsafe" and cat not in RESPONSE_DIM):
                 continue
