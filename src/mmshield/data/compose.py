@@ -659,7 +659,7 @@ def compose_pair(it: Item, rng: random.Random, ctx: Ctx) -> list[Draft]:
                a_dim=it.response_dimension or it.dimension,
                a_what="a reply that agrees with, excuses or makes light of the harmful or risky message" if it.family == "diasafety"
                else "the requested harmful content", strategy=it.meta.get("method", ""))
-    if it.label is None:  # user side unknown (DiaSafety toxic contexts): leave it unlabelled
+    if it.label is None:  # a pair whose user side the source does not label (none now: DiaSafety's toxic contexts are quoted)
         d.user_rating = None
         d.user_dimension = None
         d.user_rationale = None
