@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from mmshield.dialogue import Dialogue, Turn
-from mmshield.shields.embedded.training import rank_auroc
+from mmshield.shields.embedded.training import load_records, rank_auroc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from probe_common import embedded, write_json  # noqa: E402
@@ -61,11 +61,8 @@ def trained_replies(build: Path) -> set[str]:
         path = build / f"{split}.jsonl"
         if not path.is_file():
             raise FileNotFoundError(f"build split not found: {path}")
-        with open(path, encoding="utf-8") as fh:
-            for line in fh:
-                for turn in json.loads(line)["conversations"]:
-                    if turn.get("role") == "assistant":
-                        seen.add(" ".join(str(turn.get("content") or "").split()))
+        seen.update(" ".join(str(turn.get("content") or "").split()) for rec in load_records(path)
+                    for turn in rec["conversations"] if turn.get("role") == "assistant")
     return seen
 
 

@@ -236,7 +236,7 @@ def test_diasafety_sides(records):
     ideation = [r for r in dia if r["user_rating"] == "Unsafe"]
     assert ideation and all(r["user_dimension"] == "Self-Harm & Suicide" for r in ideation)
     assert all("voices thoughts of suicide" in r["user_rationale"] for r in ideation)
-    # the toxic-context category has no user label in the source, so it is left out
+    # the toxic-context category has no user label in the source, so a default build leaves it out
     assert not any("Those people are all criminals" in t["content"] for r in dia for t in r["conversations"])
 
 

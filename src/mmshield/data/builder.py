@@ -268,12 +268,24 @@ def wants_quoted(it: Item, cfg: BuildConfig) -> bool:
     return cfg.toxic_replies > 0 and (not cfg.toxic_reply_categories or it.meta.get("category") in cfg.toxic_reply_categories)
 
 
+def check_toxic_replies(cfg: BuildConfig) -> None:
+    """ValueError for a negative `toxic_replies` or a category DiaSafety's quoted pairs do not have."""
+    from mmshield.data.sources.diasafety import QUOTED
+
+    if cfg.toxic_replies < 0:
+        raise ValueError(f"--toxic-replies must be >= 0, got {cfg.toxic_replies}")
+    unknown = [c for c in cfg.toxic_reply_categories if c not in QUOTED]
+    if unknown:
+        raise ValueError(f"unknown --toxic-reply-categories {unknown}; choose from {sorted(QUOTED)}")
+
+
 def build(cfg: BuildConfig, log: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Build the dataset into cfg.out; returns the manifest."""
     log = log or (lambda m: print(m, file=sys.stderr))
     t0 = time.time()
     if not cfg.data_root.is_dir():
         raise FileNotFoundError(f"data root not found: {cfg.data_root} (set --data-root or MMSHIELD_DATA_ROOT)")
+    check_toxic_replies(cfg)
     raw, loaded = load_items(cfg, log)
     items = select(raw, cfg)
     items += template_negatives(items, cfg.seed)

@@ -703,7 +703,6 @@ def compose_quoted_reply(it: Item, rng: random.Random, ctx: Ctx) -> list[Draft]:
     if unsafe:
         what = QUOTED_REPLY_WHAT.get(category, "agrees with or adds to a harmful message")
         d.assistant_rationale = f"In {_turn_list(db.risk_a)} the assistant {what}, which falls under {it.response_dimension}."
-        d.malicious_intent = ""
     return [d]
 
 
