@@ -31,6 +31,26 @@ def heads_store(features_cache: Path) -> ht.TokenStore:
     return store
 
 
+def strategies_of(data: Path) -> dict[str, str]:
+    """Each record's `strategy` (card, benign_split, plain, ...) by id, from a build's three splits."""
+    out: dict[str, str] = {}
+    for s in ("train", "dev", "test"):
+        for rec in tr.load_records(data / f"{s}.jsonl"):
+            out[str(rec.get("id"))] = str(rec.get("strategy") or "")
+    return out
+
+
+def by_strategy(scores, examples: list[tr.Example], thresholds: dict[str, float], strategy_of: dict[str, str],
+                min_n: int = 20) -> dict[str, dict]:
+    """The held-out family's metrics per record strategy (at the fold's thresholds), for strategies with at least
+    `min_n` records: how a look-alike typed compares with the same carried by an image."""
+    groups: dict[str, list[int]] = {}
+    for i, e in enumerate(examples):
+        groups.setdefault(strategy_of.get(e.id, ""), []).append(i)
+    return {name: {"n": len(idx), **tr.quick_metrics(scores[idx], [examples[i] for i in idx], thresholds)}
+            for name, idx in sorted(groups.items()) if len(idx) >= min_n}
+
+
 def encoder_member(plain_splits: dict[str, list[tr.Example]], fam: str, args: argparse.Namespace,
                    splits_equal: tuple[list[tr.Example], list[tr.Example]]
                    ) -> tuple[list[tr.Example], list[tr.Example], ContextModel]:
@@ -121,6 +141,7 @@ def main() -> None:
         counts[e.family] = counts.get(e.family, 0) + 1
     fams = [f for f in args.families.split(",") if f] or sorted(f for f, c in counts.items() if c >= 100)
     results = {}
+    strategy_of = strategies_of(args.data)
     store = heads_store(args.features_cache) if args.heads else None
     plain_splits = splits
     if args.text_table is not None:
@@ -172,6 +193,7 @@ def main() -> None:
                         "auroc": tr.auroc(test_scores, test_ex),
                         "at_0.5": tr.quick_metrics(test_scores, test_ex, {"user": 0.5, "assistant": 0.5}),
                         "pair_accuracy": tr.pair_accuracy(npm, pairs["test"]) if pairs else None}
+        results[fam]["by_strategy"] = by_strategy(test_scores, test_ex, th, strategy_of)
         # the same fold under other calibration rules (weight of the policy-adaptation probes on dev)
         results[fam]["by_adaptation_weight"] = {
             str(w): {"thresholds": (t := tr.calibrate(dev_scores, dev_ex, adaptation_weight=w)),

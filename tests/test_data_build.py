@@ -271,3 +271,26 @@ def test_toxic_reply_categories_filter_and_are_checked(tmp_path, capsys):
     rc = cli_main(["data", "build", "--out", str(tmp_path / "x"), "--data-root", str(FIXTURES), "--toxic-replies", "5",
                    "--toxic-reply-categories", "Toxicity Agreement,Rudeness"])
     assert rc == 2 and "Rudeness" in capsys.readouterr().err
+
+
+def test_benign_image_copies_are_opt_in_and_benign(records, tmp_path):
+    out = tmp_path / "bimg"
+    _build(out, benign_image_copies=1.0)
+    recs = _records(out)
+    default = {r["id"]: r for r in records}
+    extra = [r for r in recs if r["id"] not in default and r["data_type"] == "default"]
+    split_of_group = {r["group_id"]: r["split"] for r in records}
+    assert extra, "every English benign request should have had an image-carried copy"
+    for r in extra:
+        assert r["user_rating"] == "Safe" and r["strategy"].startswith("benign_"), r["id"]
+        assert any(t["image"] for t in r["conversations"] if t["role"] == "user"), r["id"]
+        assert r["split"] == split_of_group[r["group_id"]], r["id"]  # a copy stays in its request's split
+    # every other dialogue is the one the default build writes
+    assert all(default[r["id"]] == r for r in recs if r["id"] in default)
+    assert len(default) == sum(r["id"] in default for r in recs)
+
+
+def test_cli_refuses_a_benign_image_share_outside_0_1(tmp_path, capsys):
+    rc = cli_main(["data", "build", "--out", str(tmp_path / "x"), "--data-root", str(FIXTURES),
+                   "--benign-image-copies", "1.5"])
+    assert rc == 2 and "--benign-image-copies" in capsys.readouterr().err

@@ -242,3 +242,32 @@ def test_an_ensemble_across_encoders_pairs_the_same_records_and_refuses_them_out
     with pytest.raises(ValueError, match="same order"):
         gen.encoder_member(plain, "b", argparse.Namespace(epochs=1, seed=0),
                            splits_equal=([ex("d1", "a")], [ex("x", "b"), ex("d2", "b")]))
+
+
+def test_generalisation_breaks_a_held_out_family_down_by_strategy(tmp_path):
+    import importlib.util
+
+    from mmshield.shields.embedded import training as tr
+
+    spec = importlib.util.spec_from_file_location("generalisation", EXAMPLES.parent / "benchmarks" / "generalisation.py")
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    for split, rows in {"train": [("a", "plain"), ("b", "benign_card")], "dev": [("c", "benign_card")], "test": []}.items():
+        (tmp_path / f"{split}.jsonl").write_text("".join(json.dumps({"id": i, "strategy": s}) + "\n" for i, s in rows))
+    strategy_of = gen.strategies_of(tmp_path)
+    assert strategy_of == {"a": "plain", "b": "benign_card", "c": "benign_card"}
+
+    def ex(i: str) -> tr.Example:  # a benign user side
+        mask = np.zeros((2, 8))
+        mask[0] = 1
+        return tr.Example(id=i, x=np.ones((1, 3), np.float32), roles=np.array([0]), target=np.zeros((2, 8)),
+                          mask=mask, prefix_safe=np.zeros(1))
+
+    examples = [ex("a"), ex("b"), ex("c")]
+    scores = np.zeros((3, 2, 9))
+    scores[:, :, 0] = 1.0  # all safe...
+    scores[2, 0] = [0.1, 0.9, 0, 0, 0, 0, 0, 0, 0]  # ...but "c", flagged
+    out = gen.by_strategy(scores, examples, {"user": 0.5, "assistant": 0.5}, strategy_of, min_n=1)
+    assert out["plain"]["n"] == 1 and out["plain"]["user"]["fpr"] == 0.0
+    assert out["benign_card"]["n"] == 2 and out["benign_card"]["user"]["fpr"] == 0.5
+    assert gen.by_strategy(scores, examples, {"user": 0.5, "assistant": 0.5}, strategy_of, min_n=2).keys() == {"benign_card"}

@@ -35,6 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     b.add_argument("--toxic-reply-categories", default="", metavar="NAMES",
                    help="with --toxic-replies: only these DiaSafety categories, comma-separated "
                         "(Offending User, Toxicity Agreement, Biased Opinion; default all three)")
+    b.add_argument("--benign-image-copies", type=float, default=0.0, metavar="P",
+                   help="share (0-1) of English benign requests that also get a dialogue carrying the request in "
+                        "images, as the cross-modal attacks do (default 0: none)")
     b.add_argument("--quiet", action="store_true", help="no progress bars")
     r = sub.add_parser("replies", help="have SmolLM2 (offline, CPU) answer a sample of the build's requests")
     r.add_argument("--out", required=True, type=Path, help="JSONL cache to write or extend (resumable)")
@@ -79,6 +82,7 @@ def _build(args: argparse.Namespace) -> int:
         seed=args.seed, limit_per_source=args.limit_per_source, quotas=not args.no_quotas, size=args.size,
         typography=args.typography, negatives=args.negatives, progress=not args.quiet,
         llm_replies=args.llm_replies, toxic_replies=args.toxic_replies, toxic_reply_categories=tuple(c.strip() for c in args.toxic_reply_categories.split(",") if c.strip()),
+        benign_image_copies=args.benign_image_copies,
     )
     try:
         manifest = build(cfg)

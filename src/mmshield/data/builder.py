@@ -92,6 +92,10 @@ class BuildConfig:
     quoted message (`compose.compose_quoted_reply`); 0 leaves them out (the default)."""
     toxic_reply_categories: tuple[str, ...] = ()
     """Only these DiaSafety categories for `toxic_replies` (empty: Offending User, Toxicity Agreement, Biased Opinion)."""
+    benign_image_copies: float = 0.0
+    """Share of English benign requests that also get a dialogue carrying the request in images
+    (`compose.benign_image_dialogue`), so that an image-carried request is no more often harmful than a typed one;
+    0 leaves them out (the default)."""
 
 
 def is_noncommercial(lic: str) -> bool:
@@ -268,12 +272,15 @@ def wants_quoted(it: Item, cfg: BuildConfig) -> bool:
     return cfg.toxic_replies > 0 and (not cfg.toxic_reply_categories or it.meta.get("category") in cfg.toxic_reply_categories)
 
 
-def check_toxic_replies(cfg: BuildConfig) -> None:
-    """ValueError for a negative `toxic_replies` or a category DiaSafety's quoted pairs do not have."""
+def check_options(cfg: BuildConfig) -> None:
+    """ValueError for a negative `toxic_replies`, a category DiaSafety's quoted pairs do not have, or a
+    `benign_image_copies` share outside [0, 1]."""
     from mmshield.data.sources.diasafety import QUOTED
 
     if cfg.toxic_replies < 0:
         raise ValueError(f"--toxic-replies must be >= 0, got {cfg.toxic_replies}")
+    if not 0.0 <= cfg.benign_image_copies <= 1.0:
+        raise ValueError(f"--benign-image-copies must be between 0 and 1, got {cfg.benign_image_copies}")
     unknown = [c for c in cfg.toxic_reply_categories if c not in QUOTED]
     if unknown:
         raise ValueError(f"unknown --toxic-reply-categories {unknown}; choose from {sorted(QUOTED)}")
@@ -285,7 +292,7 @@ def build(cfg: BuildConfig, log: Callable[[str], None] | None = None) -> dict[st
     t0 = time.time()
     if not cfg.data_root.is_dir():
         raise FileNotFoundError(f"data root not found: {cfg.data_root} (set --data-root or MMSHIELD_DATA_ROOT)")
-    check_toxic_replies(cfg)
+    check_options(cfg)
     raw, loaded = load_items(cfg, log)
     items = select(raw, cfg)
     items += template_negatives(items, cfg.seed)
@@ -338,17 +345,23 @@ def build(cfg: BuildConfig, log: Callable[[str], None] | None = None) -> dict[st
                     drafts = [compose.compose_synthetic_negative(it, rng, ctxs[split])]
                 else:
                     drafts = compose.compose(it, rng, ctxs[split])
+                n_composed = len(drafts)
                 answer = answers.pop(llm_replies.request_key(it.text), None) if it.kind in ("prompt", "goal") else None
                 if answer is not None:  # its own generator, so every other dialogue stays as it was without it
                     rng_llm = random.Random(f"{cfg.seed}|llm|{it.source}|{it.group_id}|{it.text}")
                     drafts.append(compose.compose_llm_reply(it, rng_llm, ctxs[split], answer))
+                if cfg.benign_image_copies and compose.wants_benign_image_copy(it):  # own generator too
+                    rng_img = random.Random(f"{cfg.seed}|benign_image|{it.source}|{it.group_id}|{it.text}")
+                    if rng_img.random() < cfg.benign_image_copies:
+                        drafts.append(compose.benign_image_dialogue(it, rng_img, ctxs[split]))
             except Exception as exc:  # one bad item must not stop the build
                 failures += 1
                 if failures <= 20:
                     log(f"skipped item {it.source} {it.group_id}: {type(exc).__name__}: {exc}")
                 continue
             for k, d in enumerate(drafts):
-                tag = "|llm" if d.strategy == "llm_reply" else ""  # own id space: the other ids stay as without it
+                # the extra dialogues have their own id space, so the other ids stay as they are without them
+                tag = "|llm" if d.strategy == "llm_reply" else "|benign_image" if k >= n_composed else ""
                 base = hashlib.sha1(f"{it.source}|{it.group_id}|{it.text}|{it.meta.get('index', '')}|{k}{tag}".encode()).hexdigest()[:12]
                 rid = f"{d.family}-{base}"
                 n = 1

@@ -558,11 +558,26 @@ def compose_safe_prompt(it: Item, rng: random.Random, ctx: Ctx) -> list[Draft]:
         benign_ending(db, rng, q, t, steps=ctx.donor_steps(it, rng, harmful=False))
         return [finish(db, it, "hard_negative", safe_why=why or "benign requests wrapped in a role-play or multi-step framing",
                        strategy="benign_" + s)]
+    return [benign_image_dialogue(it, rng, ctx)]
+
+
+def benign_image_dialogue(it: Item, rng: random.Random, ctx: Ctx) -> Draft:
+    """A benign request carried by images, the same modes (card, list, split, overlay, key) and instructions as the
+    cross-modal attacks, so the carrier alone is not a label."""
+    q = clean(it.text)
+    t = task_phrase(q)
+    db = DB()
     prefix(db, rng, ctx, 4)
-    mode = image_turn(db, rng, ctx, q, t, k, risky=False)
+    mode = image_turn(db, rng, ctx, q, t, key_phrase(q), risky=False)
     benign_ending(db, rng, q, t, steps=ctx.donor_steps(it, rng, harmful=False))
-    return [finish(db, it, "hard_negative", safe_why="a benign request carried partly by an image; the image text is harmless",
-                   strategy="benign_" + mode)]
+    return finish(db, it, "hard_negative", safe_why="a benign request carried partly by an image; the image text is harmless",
+                  strategy="benign_" + mode)
+
+
+def wants_benign_image_copy(it: Item) -> bool:
+    """Whether a benign request can get an extra image-carried dialogue (`BuildConfig.benign_image_copies`): an English
+    single-turn request, not one already inside a long template."""
+    return it.label == "safe" and it.kind in ("prompt", "goal") and it.lang == "en" and "template_request" not in it.meta
 
 
 def compose_synthetic_negative(it: Item, rng: random.Random, ctx: Ctx) -> Draft:
