@@ -219,15 +219,22 @@ def test_a_text_table_can_replace_the_mean_embeddings(tmp_path):
     np.testing.assert_array_equal(out.x[0], [*range(N_SCALARS), 7, 8, 9, 10, 7, 8, 0, 0])
 
 
-def test_an_ensemble_across_encoders_pairs_the_same_records_and_refuses_them_out_of_step():
-    import argparse
+def _generalisation():
+    """benchmarks/generalisation.py as a module."""
     import importlib.util
-
-    from mmshield.shields.embedded import training as tr
 
     spec = importlib.util.spec_from_file_location("generalisation", EXAMPLES.parent / "benchmarks" / "generalisation.py")
     gen = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(gen)
+    return gen
+
+
+def test_an_ensemble_across_encoders_pairs_the_same_records_and_refuses_them_out_of_step():
+    import argparse
+
+    from mmshield.shields.embedded import training as tr
+
+    gen = _generalisation()
 
     def ex(i: str, fam: str) -> tr.Example:
         return tr.Example(id=i, x=np.ones((1, 3), np.float32), roles=np.array([0]), target=np.zeros((2, 8)),
@@ -245,13 +252,9 @@ def test_an_ensemble_across_encoders_pairs_the_same_records_and_refuses_them_out
 
 
 def test_generalisation_breaks_a_held_out_family_down_by_strategy(tmp_path):
-    import importlib.util
-
     from mmshield.shields.embedded import training as tr
 
-    spec = importlib.util.spec_from_file_location("generalisation", EXAMPLES.parent / "benchmarks" / "generalisation.py")
-    gen = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(gen)
+    gen = _generalisation()
     for split, rows in {"train": [("a", "plain"), ("b", "benign_card")], "dev": [("c", "benign_card")], "test": []}.items():
         (tmp_path / f"{split}.jsonl").write_text("".join(json.dumps({"id": i, "strategy": s}) + "\n" for i, s in rows))
     strategy_of = gen.strategies_of(tmp_path)

@@ -272,6 +272,12 @@ def wants_quoted(it: Item, cfg: BuildConfig) -> bool:
     return cfg.toxic_replies > 0 and (not cfg.toxic_reply_categories or it.meta.get("category") in cfg.toxic_reply_categories)
 
 
+def wants_benign_image_copy(it: Item) -> bool:
+    """Whether a benign request can get an extra image-carried dialogue (`BuildConfig.benign_image_copies`): an English
+    single-turn request, not one already inside a long template."""
+    return it.label == "safe" and it.kind in ("prompt", "goal") and it.lang == "en" and "template_request" not in it.meta
+
+
 def check_options(cfg: BuildConfig) -> None:
     """ValueError for a negative `toxic_replies`, a category DiaSafety's quoted pairs do not have, or a
     `benign_image_copies` share outside [0, 1]."""
@@ -350,7 +356,7 @@ def build(cfg: BuildConfig, log: Callable[[str], None] | None = None) -> dict[st
                 if answer is not None:  # its own generator, so every other dialogue stays as it was without it
                     rng_llm = random.Random(f"{cfg.seed}|llm|{it.source}|{it.group_id}|{it.text}")
                     drafts.append(compose.compose_llm_reply(it, rng_llm, ctxs[split], answer))
-                if cfg.benign_image_copies and compose.wants_benign_image_copy(it):  # own generator too
+                if cfg.benign_image_copies and wants_benign_image_copy(it):  # own generator too
                     rng_img = random.Random(f"{cfg.seed}|benign_image|{it.source}|{it.group_id}|{it.text}")
                     if rng_img.random() < cfg.benign_image_copies:
                         drafts.append(compose.benign_image_dialogue(it, rng_img, ctxs[split]))

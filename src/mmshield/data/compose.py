@@ -574,12 +574,6 @@ def benign_image_dialogue(it: Item, rng: random.Random, ctx: Ctx) -> Draft:
                   strategy="benign_" + mode)
 
 
-def wants_benign_image_copy(it: Item) -> bool:
-    """Whether a benign request can get an extra image-carried dialogue (`BuildConfig.benign_image_copies`): an English
-    single-turn request, not one already inside a long template."""
-    return it.label == "safe" and it.kind in ("prompt", "goal") and it.lang == "en" and "template_request" not in it.meta
-
-
 def compose_synthetic_negative(it: Item, rng: random.Random, ctx: Ctx) -> Draft:
     """A benign request that shares words with harmful ones (kill a process, profanity, praise of groups)."""
     db = DB()
