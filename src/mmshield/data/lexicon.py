@@ -27,13 +27,43 @@ RULES: list[tuple[str, str, str]] = [
     (S, "Sexual innuendo", r"\bsexy\b|seduc\w*|dirty talk|innuendo|\bhorny\b|\bsex\b|sexual"),
     # Self-harm
     (SH, "Eating disorders", r"anorex\w*|bulimi\w*|pro-?ana|starv(e|ing) (myself|yourself)|purg(e|ing) after|thinspiration|stop eating|lose \d+ (pounds|kg|lbs) in (a|one|\d+) (week|day)"),
-    (SH, "Suicide methods", r"(how|way|ways|method|methods|best|easiest|painless|quickest|fastest)\W+(\w+\W+){0,4}(kill|hang|drown|poison|shoot) (myself|yourself|oneself)|painless (way|method) to die|how (to|do i|can i) (commit )?suicide|lethal dose|overdose on purpose|suicide methods?"),
-    (SH, "Self-harm methods", r"self[- ]?harm\w*|cut(ting)? (myself|yourself|my wrists?|my arms?)|(the urge|i want|i wanna|i need) (to )?cut( myself| again)?(?=\s*([.,!?;]|but\b|and\b|$))|burn(ing)? myself|hurt(ing)? (myself|yourself)|self-injur\w*|wrist\w*"),
+    (SH, "Suicide methods", r"(how|way|ways|method|methods|best|easiest|painless|quickest|fastest)\W+(\w+\W+){0,4}(kill|hang|drown|poison|shoot) (myself|yourself|oneself)|painless (way|method) to die|how (to|do i|can i) (commit )?suicide|lethal dose|overdose on purpose|suicide methods?|"
+     r"(least painful|painless|easiest|quickest|fastest) (way|method)s? to (die|end (it all|my life|your life|one'?s life))\b(?! (in|on) )|"
+     r"how many (\w+ ){0,3}(pills|tablets|painkillers|meds) (would|will|does|do) (it take|i need) to (die|not wake up|overdose|end it)|"
+     r"(swallow|swallowing|overdose on) (all|every one|the whole (bottle|box|pack)|a (bottle|handful)) (of )?(\w+ ){0,2}(pills|tablets|meds|medication|painkillers)|"
+     r"(take|taking) (all|the whole (bottle|box|pack)|a (bottle|handful)) (of )?(\w+ ){0,2}(pills|tablets|meds|medication|painkillers) (at once|tonight|together)"),
+    (SH, "Self-harm methods", r"self[- ]?harm\w*|cut(ting)? (myself|yourself|my wrists?|my arms?)|(the urge|i want|i wanna|i need) (to )?cut( myself| again)?(?=\s*([.,!?;]|but\b|and\b|$))|burn(ing)? myself|hurt(ing)? (myself|yourself)|self-injur\w*|wrist\w*|"
+     r"(been|started|start|keep|kept|am|was) cutting( myself)? (again|deeper)|(i need|i want|i have) to bleed\b"),
     (SH, "Encouragement of self-harm", r"(encourage|convince|persuade|tell) \w+ to (kill|harm|hurt|cut) (themselves|himself|herself)|you should (just )?(kill|hurt) yourself|go kill yourself"),
     (SH, "Glorification of suicide", r"glorif\w* suicide|suicide is (beautiful|romantic|brave|noble)|romantici[sz]\w* suicide"),
     (SH, "Suicidal ideation", r"suicid\w*|want to die|wanna die|wish (that )?i (was|were) (dead|never born)|"
      r"wish i (had|'d) never been born|(don'?t|do not|no longer) want to (live|be alive|exist|wake up)|no reason to (live|go on)|"
-     r"tired of (living|being alive)(?! (in|with|on|at|like|under|near|off|out|paycheck|around|among|next|here|there|alone|together))|better off dead|(kill|killing|end|ending) (myself|my (own )?life)|take my (own )?life|end it all"),
+     r"tired of (living|being alive)(?! (in|with|on|at|like|under|near|off|out|paycheck|around|among|next|here|there|alone|together))|better off dead|(kill|killing|end|ending) (myself|my (own )?life)|take my (own )?life|end it all|"
+     r"better off without me|(don'?t|do not|no longer) want to be (here|around|alive) anymore|"
+     r"(hope|wish|pray|want) (that )?i (don'?t|never|won'?t) wake up|(go to sleep|fall asleep) and never wake up|"
+     r"suicide (letter|note)s?|(wrote|writing|written|write) my (goodbye|last) (letter|note)s?|"
+     r"(plan|planning|going|ready|decided|about) to end (it|things|everything)(?! (with|between|for (him|her|them|us)))\b|"
+     r"nothing (left )?to live for|no point (in )?(living|going on|being alive)|can'?t go on (anymore|like this|living)|"
+     r"give up on (life|living)|(want|wish) (to|i could) (just )?disappear forever|"
+     r"good riddance to me|wish i (could )?(just )?(die|were gone)|(want|need) (it|everything) to (stop|end) forever|"
+     r"want to sleep forever|should i (just )?(die|end it)\b(?! (with|between|for))|"
+     r"(want|wanting|wanna) to (just |fucking |f\*+ing |really |simply )?die\b|die in my sleep|"
+     r"(stop|cease to|not) exist(ing)?( anymore)?\b(?! (in|on|at|for|as|without|because))|"
+     r"(a |any |no |one |my only )?reason (left )?to (live|stay alive|keep going)|(no |lost (my|the) )will to live|"
+     r"can'?t (live|keep living|do this) anymore|(failed|last|another|my|first) (suicide )?attempt (last|this|yesterday|on|at)|"
+     r"(\bi'?ll|\bill|\bi will|going to|gonna|want to|wanna|about|of|keep) (jump|jumping|throw myself|throwing myself|step|stepping) "
+     r"((off|from) (a|the) (bridge|roof|building|cliff)|in front of (a|the) (train|bus|truck|car))|"
+     r"(slice|slicing|slit|slitting|open) (my|open my) (arm|arms|wrists?|veins?)|(ending|end) everything\b|"
+     r"killed myself|\bkms\b|(ready|desperate|wanted|going|gonna|deserve) to (just |fucking |really )?die\b(?! (of|from|laughing|for|with|alone))|"
+     r"(hope|hoping|wish|wishing) (that )?i('?m| am| was| were| would| will|'d|'ll)? (die|dead|die soon)\b|"
+     r"(want|wanted|wanting|wanna|can'?t wait|long) (to )?(be dead|for the grave)|let me (just |fucking )?die\b|"
+     r"(please|someone|somebody|something|just) (\w+ )?(\w+ )?kill me\b|(hoping|hope) (it|this|they|that) (will|would|'ll) kill me|"
+     r"why (am i|i'?m|i am) (even )?still alive|why (should|do|must) i (have to )?(be|stay) alive|"
+     r"(hang|hanging) myself|(on|from|in) a noose|noose (around|for) (my|me)|(shoot|shooting) myself|blow my brains out|bullet (through|in) my (head|brain)|"
+     r"(want|wanna|tempted|going|gonna|ready|i'?ll|i will) to (just )?end (it|this)(?=\s*([.,!?;]|right now|tonight|now|today|$))|"
+     r"\bend it (tonight|today|right now|this weekend|on \w+ \d+)|wish i (had )?never existed|my death date|"
+     r"\b(od|overdose|over dose) on (my |a |the |\d+ )|the pills i need to (od|overdose|over dose)|find the artery|"
+     r"(seriously )?(considering|thinking (about|of)|contemplating) (ending|killing) (it|everything|myself|my life)\b(?! (with|between))|ended everything"),
     (SH, "Harmful mental health advice", r"stop taking (my|your) (meds|medication|antidepressants)|instead of (therapy|medication)|don'?t need (a )?therapist"),
     # Malicious disruption (cyber attacks go here, not to Illegal Activities)
     (M, "Denial-of-Service", r"\bddos\b|denial[- ]of[- ]service|botnet|flood (a |the )?(server|website|network)|take (down|offline) (a |the )?(website|server|network)"),
