@@ -78,6 +78,10 @@ def main() -> None:
     ap.add_argument("--member-cache", type=Path, action="append", default=[],
                     help="also train a member on this features cache (without the family) and score the average")
     ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--hidden", type=int, default=tr.TrainConfig.hidden, help="GRU width of every fold's model")
+    ap.add_argument("--proj", type=int, default=tr.TrainConfig.proj, help="input projection width of every fold's model")
+    ap.add_argument("--dropout", type=float, default=tr.TrainConfig.dropout)
+    ap.add_argument("--weight-decay", type=float, default=tr.TrainConfig.weight_decay)
     ap.add_argument("--out", type=Path, default=Path("reports/generalisation"))
     ap.add_argument("--smoothing", type=float, nargs="*", default=[0.05, 0.1],
                     help="also report each fold with thresholds from dev F1 smoothed over +-these windows")
@@ -159,6 +163,8 @@ def main() -> None:
         dev_ex = [e for e in fold["dev"] if e.family != fam]
         test_ex = [e for e in test_pool if e.family == fam]
         models = [tr.train(train_ex, dev_ex, tr.TrainConfig(epochs=args.epochs, seed=args.seed + k,
+                                                                 hidden=args.hidden, proj=args.proj,
+                                                                 dropout=args.dropout, weight_decay=args.weight_decay,
                                                                  policy_drop_weight=args.policy_drop_weight,
                                                                  policy_drop_sides=args.policy_drop_sides,
                                                                  family_balance=args.family_balance,
