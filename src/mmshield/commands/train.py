@@ -91,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
     from mmshield.shields.embedded import training as tr
     from mmshield.shields.embedded.features import TextEncoder
     from mmshield.shields.embedded.model import ContextModel
+    from mmshield.shields.embedded.subdimensions import write_for_weights
 
     t0 = time.time()
     if args.fit_crosslingual:
@@ -161,6 +162,7 @@ def run(args: argparse.Namespace) -> int:
         meta["heads"] = heads.count
         meta["heads_output"] = args.heads_output
     tr.export_weights(models if len(models) > 1 else models[0], out, meta, heads=heads)
+    write_for_weights(out, train_ex, args.data / "train.jsonl")  # subdimension centroids beside the weights
     shipped = ContextModel.load(out)
     if args.calibration == "out-of-family":
         from mmshield.shields.embedded.family_calibration import out_of_family_thresholds

@@ -26,6 +26,7 @@ from mmshield.shields.embedded.features.heads import AttentionHeads
 from mmshield.shields.embedded.featurize import EMB_DIM, DialogueEncoder, EncoderState, TurnFeatures
 from mmshield.shields.embedded.model import ContextModel, StepOutput, policy_score, pool_logits, pooled_probs
 from mmshield.shields.embedded.rationale import safe_rationale, unsafe_rationale
+from mmshield.shields.embedded.subdimensions import best_subdimension, centroids_path, load_centroids
 from mmshield.taxonomy import load_taxonomy
 from mmshield.verdict import UNSAFE, Evidence, RoleVerdict, Verdict
 
@@ -86,6 +87,8 @@ class EmbeddedShield(BaseShield):
         self._semantic = None
         self._def_cache: dict[str, np.ndarray] = {}
         self._sub_cache: dict[str, tuple[list[str], np.ndarray]] = {}
+        # subdimension centroids live in the plain MiniLM space, which a fine-tuned encoder's features are not
+        self._centroids = {} if self.finetuned else load_centroids(centroids_path(path))
 
     # ------------------------------------------------------------------ public API
 
@@ -267,7 +270,7 @@ class EmbeddedShield(BaseShield):
             self._sub_cache[dim] = (names, self.semantic_encode([f"{s.name}: {s.description}" for s in d.subdimensions]))
         names, emb = self._sub_cache[dim]
         joint = self._views(feat)[2 * EMB_DIM : 3 * EMB_DIM]  # embedding of the turn text joined with its OCR text
-        return names[int(np.argmax(emb @ joint))]
+        return best_subdimension(names, emb, joint, self._centroids.get(dim))
 
 
 class ShieldSession:
