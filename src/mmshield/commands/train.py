@@ -253,7 +253,7 @@ def load_splits(data: Path, features_cache: Path, analyzer, no_images: bool, tex
             splits[split] = tr.load_examples(cache)
             tr.attach_patterns(splits[split], path)  # a cache older than the pattern field
         else:
-            splits[split] = tr.featurize(tr.load_records(path), data, enc, desc=split, index=index)
+            splits[split] = tr.at_cache_precision(tr.featurize(tr.load_records(path), data, enc, desc=split, index=index))
             tr.save_examples(cache, splits[split])
             table.save()
             tr.write_slot_texts(features_cache, list(index))
@@ -285,6 +285,8 @@ def load_pair_splits(data: Path, features_cache: Path, text_encoder):
             out[split] = tr.load_pair_examples(cache)
         else:
             out[split] = tr.featurize_pairs(by_split[split], enc, desc=f"pairs {split}", index=index)
+            for pair in out[split]:
+                tr.at_cache_precision([pair.chosen, pair.rejected])
             tr.save_pair_examples(cache, out[split])
             table.save()
             tr.write_slot_texts(features_cache, list(index))
