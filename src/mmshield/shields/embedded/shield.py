@@ -211,7 +211,10 @@ class EmbeddedShield(BaseShield):
             top = max(scores, key=scores.get)
             out_pol = [(n, float(probs[-1, col[n]])) for n in builtin
                        if n not in policy and probs[-1, col[n]] >= side_th]
-            rationale = safe_rationale(role, top, scores[top], side_th if top in pooled else cands.get(top, (None, side_th))[1], out_pol)
+            if top in pooled:  # judged with the other pooled dimensions on their mass
+                rationale = safe_rationale(role, top, scores[top], side_th, out_pol, float(pooled_score[-1]))
+            else:
+                rationale = safe_rationale(role, top, scores[top], cands.get(top, (None, side_th))[1], out_pol)
             return RoleVerdict.safe(rationale, scores)
         dim = max(flagged, key=flagged.get)
         run, th = cands[dim]
