@@ -92,6 +92,17 @@ def examples_copy(tmp_path: Path) -> Path:
     return dst
 
 
+
+@pytest.fixture
+def example_build(tmp_path: Path) -> Path:
+    """A tiny MMDS build for training tests: the bundled examples as its train, dev and test splits, images beside."""
+    build = tmp_path / "build"
+    build.mkdir()
+    for split in ("train", "dev", "test"):
+        shutil.copy(EXAMPLES / "mmds_examples.jsonl", build / f"{split}.jsonl")
+    shutil.copytree(EXAMPLES / "images", build / "images")
+    return build
+
 @pytest.fixture
 def run_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str]]:
     """Run `mmshield ARGS...` in this process; returns (exit status, stdout, stderr)."""

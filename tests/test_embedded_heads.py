@@ -4,7 +4,6 @@ exactly as its training features did."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -128,7 +127,7 @@ def test_token_store_extends_a_store_whose_texts_it_begins(tmp_path):
 
 
 @pytest.mark.parametrize("output", ["pooled", "scores"])
-def test_trained_shield_reads_texts_as_its_training_features_did(tmp_path, output):
+def test_trained_shield_reads_texts_as_its_training_features_did(tmp_path, example_build, output):
     """`mmshield train --heads 2` writes heads into the weights; the shield built from them gives each dialogue the
     feature vectors that the shipped heads give the training texts (float16 storage aside)."""
     pytest.importorskip("torch")
@@ -138,11 +137,7 @@ def test_trained_shield_reads_texts_as_its_training_features_did(tmp_path, outpu
     from mmshield.shields.embedded import training as tr
     from mmshield.shields.embedded.shield import EmbeddedShield
 
-    build = tmp_path / "build"
-    build.mkdir()
-    for split in ("train", "dev", "test"):
-        shutil.copy(EXAMPLES / "mmds_examples.jsonl", build / f"{split}.jsonl")
-    shutil.copytree(EXAMPLES / "images", build / "images")
+    build = example_build
     out, cache = tmp_path / "w" / "context_model.npz", tmp_path / "fc"
     assert cli_main(["train", "--data", str(build), "--out", str(out), "--features-cache", str(cache),
                      "--epochs", "1", "--heads", "2", "--heads-output", output]) == 0

@@ -4,7 +4,6 @@ writing them beside the weights, and the packaged shield naming the subdimension
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +20,6 @@ from mmshield.shields.embedded.subdimensions import (
     save_centroids,
 )
 from mmshield.shields.embedded.training import Example
-
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 def unit(v) -> np.ndarray:
@@ -97,21 +94,17 @@ def test_the_packaged_shield_names_the_subdimension_a_turn_is_about():
     assert subdimension("How many sleeping pills would it take so I don't wake up?") == "Suicide methods"
 
 
-def test_train_writes_centroids_that_the_shield_loads(tmp_path):
+def test_train_writes_centroids_that_the_shield_loads(tmp_path, example_build):
     pytest.importorskip("torch")
     from mmshield.cli import main as cli_main
     from mmshield.shields.embedded.shield import EmbeddedShield
 
-    build = tmp_path / "build"
-    build.mkdir()
-    for split in ("train", "dev", "test"):
-        shutil.copy(EXAMPLES / "mmds_examples.jsonl", build / f"{split}.jsonl")
-    shutil.copytree(EXAMPLES / "images", build / "images")
+    build = example_build
     out = tmp_path / "w" / "context_model.npz"
     assert cli_main(["train", "--data", str(build), "--out", str(out), "--features-cache", str(tmp_path / "fc"),
                      "--epochs", "1"]) == 0
     cents = load_centroids(centroids_path(out))
-    gold = {(r["dimension"], r["subdimension"]) for r in map(json.loads, (EXAMPLES / "mmds_examples.jsonl").open())
+    gold = {(r["dimension"], r["subdimension"]) for r in map(json.loads, (build / "train.jsonl").open())
             if r.get("subdimension") and "Unsafe" in (r.get("user_rating"), r.get("assistant_rating"))}
     assert {(d, s) for d, (names, _) in cents.items() for s in names} <= gold and cents
     assert EmbeddedShield(out, read_images=False)._centroids.keys() == cents.keys()

@@ -4,24 +4,16 @@ just computed or read back from the features cache (which stores them as float16
 from __future__ import annotations
 
 import json
-import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
-
-def test_a_rerun_on_the_features_cache_trains_the_same_weights(tmp_path):
+def test_a_rerun_on_the_features_cache_trains_the_same_weights(tmp_path, example_build):
     pytest.importorskip("torch")
     from mmshield.cli import main as cli_main
 
-    build = tmp_path / "build"
-    build.mkdir()
-    for split in ("train", "dev", "test"):
-        shutil.copy(EXAMPLES / "mmds_examples.jsonl", build / f"{split}.jsonl")
-    shutil.copytree(EXAMPLES / "images", build / "images")
+    build = example_build
     cache = tmp_path / "fc"
     outs = [tmp_path / name / "context_model.npz" for name in ("fresh", "cached")]
     for out in outs:  # the first run featurizes and fills the cache, the second reads it
