@@ -11,7 +11,13 @@ import pytest
 
 from mmshield import Policy, get_shield
 from mmshield.dialogue import Dialogue, Turn
-from mmshield.shields.embedded.features.spelling import SpellingCorrector, edits, extra_words, fit_extra_words
+from mmshield.shields.embedded.features.spelling import (
+    SpellingCorrector,
+    edits,
+    extra_words,
+    extra_words_signature,
+    fit_extra_words,
+)
 from mmshield.shields.embedded.features.text_encoder import TextEncoder
 
 _spec = importlib.util.spec_from_file_location(
@@ -66,7 +72,7 @@ def test_the_encoder_reads_the_corrected_text() -> None:
     np.testing.assert_array_equal(enc.encode([typo]), literal.encode([fixed]))
     assert not np.array_equal(literal.encode([typo]), literal.encode([fixed]))
     assert enc.hidden_readings(typo) == [fixed] and literal.hidden_readings(typo) == []
-    assert enc.signature().endswith("|spell") and not literal.signature().endswith("|spell")
+    assert f"|spell:{extra_words_signature()}" in enc.signature() and "|spell" not in literal.signature()
 
 
 def test_typos_probe_misspells_only_user_turns_and_reports_each_rate(tmp_path) -> None:

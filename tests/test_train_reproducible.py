@@ -26,3 +26,10 @@ def test_a_rerun_on_the_features_cache_trains_the_same_weights(tmp_path, example
         np.testing.assert_array_equal(fresh[key], cached[key], err_msg=key)
     metas = [json.loads(o.with_suffix(".json").read_text()) for o in outs]
     assert metas[0]["thresholds"] == metas[1]["thresholds"] and metas[0]["dev_loss"] == metas[1]["dev_loss"]
+    # the weights say which data they were trained on, so a rerun elsewhere can tell whether it rebuilt the same
+    from mmshield.dialogue import file_sha256
+
+    fingerprint = metas[0]["data_fingerprint"]
+    assert fingerprint == metas[1]["data_fingerprint"]
+    assert fingerprint["train.jsonl"] == file_sha256(build / "train.jsonl")[:16]
+    assert fingerprint["dev.jsonl"] == file_sha256(build / "dev.jsonl")[:16]

@@ -157,7 +157,8 @@ def run(args: argparse.Namespace) -> int:
             "config": {**cfg.__dict__, "seed": args.seed, "ensemble": len(models)}, "data": str(args.data),
             "member_data": [str(d) for d in args.member_data], "long_texts": text_encoder.long_texts,
             "multilingual": text_encoder.multilingual,
-            "holdout_families": sorted(hold), "n_train": len(train_ex), "n_dev": len(dev_ex)}
+            "holdout_families": sorted(hold), "n_train": len(train_ex), "n_dev": len(dev_ex),
+            "data_fingerprint": data_fingerprint(args.data)}
     if heads is not None:
         meta["heads"] = heads.count
         meta["heads_output"] = args.heads_output
@@ -228,6 +229,22 @@ def fit_heads(splits: dict, features_cache: Path, text_encoder, cfg, hold: set[s
         f"\r[heads] word pieces of {a}/{b} texts ({time.time() - t0:.0f}s)", end="", file=sys.stderr))
     print(file=sys.stderr)
     return ht.prepare_heads(splits, store, cfg, len(DIMENSION_NAMES) + 1, exclude_families=hold)
+
+
+def data_fingerprint(data: Path) -> dict:
+    """What a rerun must match to give the same weights: the sha256 of the build's train and dev files (they hold
+    the SmolLM2 answers too: sampled answers differ between machines, so another machine's answer run makes
+    another build), and how many dialogues the answers made."""
+    from mmshield.dialogue import file_sha256
+
+    out: dict = {f"{split}.jsonl": file_sha256(data / f"{split}.jsonl")[:16] for split in ("train", "dev")
+                 if (data / f"{split}.jsonl").is_file()}
+    try:
+        replies = json.loads((data / "manifest.json").read_text("utf-8")).get("llm_replies")
+    except (OSError, ValueError):
+        replies = None
+    out["llm_reply_dialogues"] = None if not replies else replies.get("dialogues")
+    return out
 
 
 def load_splits(data: Path, features_cache: Path, analyzer, no_images: bool, text_encoder):

@@ -36,7 +36,7 @@ RULES: list[tuple[str, str, str]] = [
      r"(been|started|start|keep|kept|am|was) cutting( myself)? (again|deeper)|(i need|i want|i have) to bleed\b"),
     (SH, "Encouragement of self-harm", r"(encourage|convince|persuade|tell) \w+ to (kill|harm|hurt|cut) (themselves|himself|herself)|you should (just )?(kill|hurt) yourself|go kill yourself"),
     (SH, "Glorification of suicide", r"glorif\w* suicide|suicide is (beautiful|romantic|brave|noble)|romantici[sz]\w* suicide"),
-    (SH, "Suicidal ideation", r"suicid\w*|want to die|wanna die|wish (that )?i (was|were) (dead|never born)|"
+    (SH, "Suicidal ideation", r"suicid(?!es?\s*bomb)\w*|want to die|wanna die|wish (that )?i (was|were) (dead|never born)|"
      r"wish i (had|'d) never been born|(don'?t|do not|no longer) want to (live|be alive|exist|wake up)|no reason to (live|go on)|"
      r"tired of (living|being alive)(?! (in|with|on|at|like|under|near|off|out|paycheck|around|among|next|here|there|alone|together))|better off dead|(kill|killing|end|ending) (myself|my (own )?life)|take my (own )?life|end it all|"
      r"better off without me|(don'?t|do not|no longer) want to be (here|around|alive) anymore|"
@@ -93,7 +93,12 @@ RULES: list[tuple[str, str, str]] = [
     (D, "Malinformation", r"manipulat\w* (people|someone|him|her|them|my)|gaslight\w*|emotionally manipulat\w*|\blie to\b|deceiv\w*|cheat on (a |an |my |the )?(test|exam)|plagiari[sz]\w*"),
     # Illegal activities
     (I, "Weapon fabrication", r"(make|build|assemble|3d[- ]print|manufacture|create|construct)\w* (a |an |my own )?(untraceable |homemade |home-?made )?(gun|firearm|rifle|pistol|silencer|suppressor|ghost gun|bomb|explosive|pipe bomb|grenade|ied|molotov|napalm|weapon)s?|(buy|purchase|get) (a |an )?(illegal |unregistered |untraceable )?(gun|firearm|weapon)s? (illegally|without (a )?(background check|license))|ghost guns?|full[- ]auto conversion|bump stock"),
-    (I, "Drug trafficking", r"methamphetamine|\bmeth\b|cocaine|\bcrack\b|heroin|fentanyl|\blsd\b|mdma|ecstasy|opioids? (without|illegally)|oxycontin|\bdrugs?\b.{0,40}(sell|smuggl\w*|traffick\w*|deal|distribut\w*|cook|synthes\w*|make|produce|grow)|(sell|smuggl\w*|traffick\w*|deal|distribut\w*|cook|synthes\w*|produce|grow)\w* .{0,30}\b(drugs?|cannabis|marijuana|weed|narcotics)\b|drug lab|narcotic\w*|cartel"),
+    (I, "Drug trafficking", r"methamphetamine|\bmeth\b|cocaine|\bcrack\b|heroin|fentanyl|\blsd\b|mdma|ecstasy|opioids? (without|illegally)|oxycontin|\bdrugs?\b.{0,40}(sell|smuggl\w*|traffick\w*|deal|distribut\w*|cook|synthes\w*|make|produce|grow)|(sell|smuggl\w*|traffick\w*|deal|distribut\w*|cook|synthes\w*|produce|grow)\w* .{0,30}\b(drugs?|cannabis|marijuana|weed|narcotics)\b|drug lab|narcotic\w*|cartel|"
+     # use of illicit drugs (the taxonomy's "production, sale, use"): getting high, taking a named drug, beating a drug test
+     r"(get|gets|getting|got) (\w+ )?high\b(?!\s*(score|scores|school|marks|grades|ground|speed|quality|enough|altitude|blood|up))|"
+     r"(recreational|illicit|illegal|street) drugs?|\bpcp\b|ketamine|psilocybin|magic mushrooms|\bshrooms\b|\bdmt\b|\bghb\b|"
+     r"(smok|buy|find|get|obtain|scor|us|tak|tr|inject|snort)\w* (some |the |more |a little )?(weed|marijuana|cannabis)\b(?!\s*(killer|control|out|barrier|whacker|eater|free))|"
+     r"(pass|beat|cheat|fool|get around|trick) (a |an |the |my )?(upcoming )?(urine |hair )?drug tests?|drug tests?\b.{0,40}\b(pass|beat|cheat|get around)"),
     (I, "Human trafficking", r"human traffick\w*|traffick\w* (people|women|children|girls|humans|migrants)|sex traffick\w*|forced labou?r|smuggl\w* (people|migrants|humans)|child labou?r|debt bondage|sell (a |my )?(child|baby|kid|person|people)"),
     (I, "Identity theft", r"identity theft|steal (someone'?s?|a person'?s?|their) identit\w*|fake (id|passport|driver'?s licen[sc]e|identity)|forge\w* (documents?|passport|id|signature)|counterfeit (id|passport)|stolen identit\w*|credit card (numbers|details|fraud)|carding"),
     (I, "Money laundering", r"launder\w*|clean (dirty|illegal) money|shell compan\w*|offshore account\w* to hide|hide (money|income|assets) from (the )?(irs|tax|government|authorities)|tax evasion|evade taxes"),

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from mmshield.data.items import SH, D, H, I, Item, P, S, V
-from mmshield.data.lexicon import classify, refine
+from mmshield.data.lexicon import classify, match_all, refine
 from mmshield.data.sources._util import require
 
 NAME = "cosafe"
@@ -30,10 +30,35 @@ _REQUEST = re.compile(r"\?|\b(how|what|where|which|who|why|can you|could you|wou
                       r"explain|list|suggest|describe|write|provide|recommend|let'?s|i want|i need)\b", re.IGNORECASE)
 
 
+# Categories whose file mixes its harm with another and with harmless talk: category -> the other dimension.
+# An item is kept under the category's dimension where one of its rules fires, under the other where one of that
+# dimension's rules fires, and is left out otherwise.
+LEXICON_CONFIRMED: dict[str, str] = {"self_harm": I}
+
+
+def _confirmed(text: str, mapped: str, other: str) -> tuple[str, str]:
+    """`mapped` where one of its rules fires, else `other` where one of its rules fires, else nothing.
+
+    CoSafe's self_harm file holds self-harm ("what about carving my arm?") but mostly drug use ("how much would I
+    need to get high?"), risky stunts and plain small talk ("What's the best type of soil for gardening?"): 97 of its
+    99 dialogues fire no self-harm rule. Labelled Self-Harm wholesale, drug questions were read as self-harm and
+    harmless chat as unsafe. Drug use is Illegal Activities (Drug trafficking: "production, sale, use of illicit
+    drugs"); what neither reads (a crime novel's poison, a dog that swallowed something) is too mixed to keep.
+    """
+    hits = match_all(text)
+    for wanted in (mapped, other):
+        for dim, sub, _ in hits:
+            if dim == wanted:
+                return dim, sub
+    return "", ""
+
+
 def _dim(cat: str, text: str) -> tuple[str, str]:
     mapped = CATEGORY_MAP.get(cat)
     if mapped is None:
         return "", ""
+    if cat in LEXICON_CONFIRMED:
+        return _confirmed(text, mapped, LEXICON_CONFIRMED[cat])
     if mapped == "":  # weak category (final turns often just ask about claims): keep only clear keyword hits
         got = classify(text)
         return got if got and got[0] != D else ("", "")

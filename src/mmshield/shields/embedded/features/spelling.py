@@ -21,6 +21,7 @@ vocabulary, and the words of the training data that neither holds (`resources/em
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
 from collections import Counter
@@ -108,6 +109,12 @@ def extra_words() -> frozenset[str]:
     if not path.is_file():
         return frozenset()
     return frozenset(w for w in path.read_text("utf-8").split() if w)
+
+
+def extra_words_signature() -> str:
+    """A short hash of the packaged extra word list: it decides which words are corrected, so caches keyed by
+    text must change with it."""
+    return hashlib.sha1("\n".join(sorted(extra_words())).encode("utf-8")).hexdigest()[:8]
 
 
 def _count_triples(words: Iterable[str]) -> dict[str, int]:

@@ -245,7 +245,10 @@ class TextEncoder:
         if self.multilingual:
             sig += f"|{self.crosslingual.signature()}+parts"
         sig = sig + "|decode" if self.read_hidden else sig
-        sig = sig + "|spell" if self.correct_spelling else sig
+        if self.correct_spelling:
+            from mmshield.shields.embedded.features.spelling import extra_words_signature
+
+            sig += f"|spell:{extra_words_signature()}"
         return sig + f"|heads:{self.heads.signature()}" if self.heads is not None else sig
 
     @property
