@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 from mmshield import Policy, get_shield
@@ -16,10 +17,12 @@ def embedded(weights: str | None = None, **options):
 
 
 def tally_dialogues(shield, policy: Policy, dialogues: list[Dialogue], side: str) -> dict:
-    """How many dialogues have `side` flagged Unsafe, of how many, and that side's unsafe scores."""
+    """How many dialogues have `side` flagged Unsafe, of how many, that side's unsafe scores, and how many flagged
+    sides name each dimension."""
     sides = [shield.moderate(d, policy).side(side) for d in dialogues]
     return {"flagged": sum(s.rating == "Unsafe" for s in sides), "n": len(sides),
-            "scores": [round(sum(s.scores.values()), 3) for s in sides]}
+            "scores": [round(sum(s.scores.values()), 3) for s in sides],
+            "dimensions": dict(Counter(s.dimension for s in sides if s.rating == "Unsafe"))}
 
 
 def tally(shield, policy: Policy, texts: list[str], prefix: str) -> dict:

@@ -4,19 +4,16 @@ out: they must stay out unless asked for (`--toxic-replies`), the benchmark must
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
 
+from benchmark_loader import load_benchmark
 from mmshield.data.sources import diasafety
 
 FIXTURES = Path(__file__).parent / "fixtures" / "data"
-_spec = importlib.util.spec_from_file_location(
-    "diasafety_unseen", Path(__file__).resolve().parents[1] / "benchmarks" / "diasafety_unseen.py")
-bench = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(bench)  # type: ignore[union-attr]
+bench = load_benchmark("diasafety_unseen")
 
 
 def test_the_unseen_categories_are_only_loaded_as_opt_in_quoted_pairs():

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-_spec = importlib.util.spec_from_file_location(
-    "encoder_probe", Path(__file__).resolve().parents[1] / "benchmarks" / "encoder_probe.py")
-probe = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(probe)  # type: ignore[union-attr]
+from benchmark_loader import load_benchmark
+
+probe = load_benchmark("encoder_probe")
 
 FULL = ["Violence & Harm", "Hate & Harassment", "Sexual Content", "Self-Harm & Suicide", "Illegal Activities",
         "Deception & Misinformation", "Privacy Violation", "Malicious Disruption"]

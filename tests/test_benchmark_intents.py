@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
+from benchmark_loader import load_benchmark
 from mmshield import get_shield
 from mmshield.data import strategies
 
-_spec = importlib.util.spec_from_file_location(
-    "probe_intents", Path(__file__).resolve().parents[1] / "benchmarks" / "probe_intents.py")
-probe = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(probe)  # type: ignore[union-attr]
+probe = load_benchmark("probe_intents")
 
 
 def test_the_probe_statements_are_not_the_builds_own_phrasings():

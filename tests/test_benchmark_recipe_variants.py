@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
-_spec = importlib.util.spec_from_file_location(
-    "recipe_variants", Path(__file__).resolve().parents[1] / "benchmarks" / "recipe_variants.py")
-rv = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(rv)  # type: ignore[union-attr]
+from benchmark_loader import load_benchmark
+
+rv = load_benchmark("recipe_variants")
 
 
 def test_variant_specs_take_config_types_and_refuse_unknown_fields():

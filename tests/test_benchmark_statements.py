@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
-_spec = importlib.util.spec_from_file_location(
-    "probe_statements", Path(__file__).resolve().parents[1] / "benchmarks" / "probe_statements.py")
-probe = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(probe)  # type: ignore[union-attr]
+from benchmark_loader import load_benchmark
+
+probe = load_benchmark("probe_statements")
 
 
 def test_each_exchange_has_a_harmful_and_a_different_safe_reply():

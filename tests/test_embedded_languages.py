@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
+from benchmark_loader import load_benchmark
 from mmshield import Policy, get_shield
 from mmshield.dialogue import Dialogue, Turn
 
-_spec = importlib.util.spec_from_file_location(
-    "probe_languages", Path(__file__).resolve().parents[1] / "benchmarks" / "probe_languages.py")
-probe = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(probe)  # type: ignore[union-attr]
+probe = load_benchmark("probe_languages")
 
 
 @pytest.fixture(scope="module")

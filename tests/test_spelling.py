@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from benchmark_loader import load_benchmark
 from mmshield import Policy, get_shield
 from mmshield.dialogue import Dialogue, Turn
 from mmshield.shields.embedded.features.spelling import (
@@ -20,10 +19,7 @@ from mmshield.shields.embedded.features.spelling import (
 )
 from mmshield.shields.embedded.features.text_encoder import TextEncoder
 
-_spec = importlib.util.spec_from_file_location(
-    "probe_typos", Path(__file__).resolve().parents[1] / "benchmarks" / "probe_typos.py")
-probe = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(probe)  # type: ignore[union-attr]
+probe = load_benchmark("probe_typos")
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from mmshield.data.items import SH, D, H, I, Item, P, S, V
-from mmshield.data.lexicon import classify, match_all, refine
+from mmshield.data.lexicon import classify, refine, subdimension_in
 from mmshield.data.sources._util import require
 
 NAME = "cosafe"
@@ -45,11 +45,10 @@ def _confirmed(text: str, mapped: str, other: str) -> tuple[str, str]:
     harmless chat as unsafe. Drug use is Illegal Activities (Drug trafficking: "production, sale, use of illicit
     drugs"); what neither reads (a crime novel's poison, a dog that swallowed something) is too mixed to keep.
     """
-    hits = match_all(text)
     for wanted in (mapped, other):
-        for dim, sub, _ in hits:
-            if dim == wanted:
-                return dim, sub
+        sub = subdimension_in(text, wanted)
+        if sub:
+            return wanted, sub
     return "", ""
 
 

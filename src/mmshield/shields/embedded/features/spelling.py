@@ -111,6 +111,7 @@ def extra_words() -> frozenset[str]:
     return frozenset(w for w in path.read_text("utf-8").split() if w)
 
 
+@lru_cache(maxsize=1)
 def extra_words_signature() -> str:
     """A short hash of the packaged extra word list: it decides which words are corrected, so caches keyed by
     text must change with it."""
