@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import random
 from dataclasses import asdict
@@ -80,11 +81,11 @@ def with_and_without(tmp_path_factory):
         lines.append(json.dumps(asdict(Reply(**asdict(r), reply=reply))))
     cache = tmp / "replies.jsonl"
     cache.write_text("\n".join(lines) + "\n")
-    return reqs, _build(tmp / "without", None), _build(tmp / "with", cache)
+    return reqs, _build(tmp / "without", None), _build(tmp / "with", cache), cache
 
 
 def test_each_kept_answer_becomes_one_labelled_dialogue(with_and_without):
-    reqs, without, with_ = with_and_without
+    reqs, without, with_, _ = with_and_without
     by_key = {r.key: r for r in reqs}
     new = [r for r in with_ if r["data_type"] == "default" and r.get("strategy") == "llm_reply"]
     assert len(new) == len(reqs) - 2  # the refusal and the two-word answer are dropped
@@ -101,7 +102,7 @@ def test_each_kept_answer_becomes_one_labelled_dialogue(with_and_without):
 
 
 def test_other_dialogues_are_unchanged(with_and_without):
-    _, without, with_ = with_and_without
+    _, without, with_, _ = with_and_without
     kept = {r["id"]: r for r in with_}
     for r in without:
         assert kept.get(r["id"]) == r, r["id"]
@@ -133,3 +134,43 @@ def test_the_real_model_answers_and_a_rerun_resumes(tmp_path):
     assert [r.key for r in got] == [r.key for r in reqs]
     for r, q in zip(got, reqs):
         assert r.reply.startswith(q.opening.strip()) and len(r.reply) > len(q.opening.strip()) + 5
+
+
+def test_shipped_answers_rebuild_the_same_dialogues_without_dataset_text(with_and_without, tmp_path):
+    reqs, _, with_, cache = with_and_without
+    shipped = tmp_path / "answers.jsonl.gz"
+    assert llm_replies.export_answers(cache, shipped, _items(), seed=0) == len(reqs)
+    text = gzip.decompress(shipped.read_bytes()).decode("utf-8")
+    for r in reqs:  # neither the request nor the opening written from it travels
+        assert r.request not in text and r.opening.strip() not in text
+    first = shipped.read_bytes()
+    llm_replies.export_answers(cache, shipped, _items(), seed=0)
+    assert shipped.read_bytes() == first  # deterministic bytes
+    assert _build(tmp_path / "shipped", shipped) == with_
+
+
+def test_export_refuses_answers_selected_with_another_seed(with_and_without, tmp_path):
+    cache = with_and_without[3]
+    with pytest.raises(ValueError, match="--seed 5"):
+        llm_replies.export_answers(cache, tmp_path / "a.jsonl.gz", _items(), seed=5)
+
+
+def test_packaged_answers_resolve_to_the_shipped_file():
+    path = llm_replies.resolve(Path("packaged"))
+    assert path == llm_replies.packaged_answers_path() and path.name.endswith(".jsonl.gz")
+    assert llm_replies.resolve(Path("x.jsonl")) == Path("x.jsonl")
+
+
+def test_a_broken_shipped_answers_file_names_the_line_and_field(tmp_path):
+    bad = tmp_path / "bad.jsonl.gz"
+    bad.write_bytes(gzip.compress(b'{"key": "k1", "selection_seed": 0, "tail": " text"}\n{"key": "k2", "tail": "x"}\n'))
+    with pytest.raises(ValueError, match="line 2: missing field selection_seed"):
+        llm_replies.kept_replies(bad, lambda m: None, _items())
+
+
+def test_the_shipped_answers_hold_keys_and_model_text_only():
+    rows = llm_replies._packaged_rows(llm_replies.packaged_answers_path())
+    assert len(rows) == 1150 and len({r["key"] for r in rows}) == 1150
+    for r in rows:
+        assert set(r) == {"key", "selection_seed", "tail"}, r["key"]  # no request, no opening
+        assert len(r["key"]) == 16 and r["selection_seed"] == 0

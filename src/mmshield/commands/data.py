@@ -28,7 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     b.add_argument("--data-root", type=Path, default=None,
                    help="folder holding the sources (default: $MMSHIELD_DATA_ROOT or ../shared/data beside the repo)")
     b.add_argument("--llm-replies", type=Path, default=None,
-                   help="a cache written by `data replies`: each kept answer becomes one more dialogue")
+                   help="a cache written by `data replies`, a file written by its --export, or `packaged` (the "
+                        "SmolLM2 answers shipped with mmshield, which the packaged weights were trained on): each "
+                        "kept answer becomes one more dialogue")
     b.add_argument("--toxic-replies", type=int, default=0, metavar="N",
                    help="add N Unsafe and N Safe DiaSafety replies to toxic or biased messages, the message quoted "
                         "by the user (default 0: left out)")
@@ -47,6 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     r.add_argument("--max-tokens", type=int, default=160)
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--data-root", type=Path, default=None)
+    r.add_argument("--export", type=Path, default=None, metavar="FILE.jsonl.gz",
+                   help="then write the answers in the shipped form (request keys and what the model wrote, no "
+                        "dataset text), which `data build --llm-replies FILE` reads as it reads the cache")
     s = sub.add_parser("split", help="write leave-one-family-out files from a built dataset")
     s.add_argument("dataset", type=Path, help="a folder written by `data build`")
     s.add_argument("--family", required=True, help="the source family to hold out")
@@ -112,7 +117,15 @@ def _replies(args: argparse.Namespace) -> int:
     except (ImportError, RuntimeError) as exc:
         print(f"mmshield data replies: {exc}; install the redteam extra: pip install 'mmshield[redteam]'", file=sys.stderr)
         return 2
-    print(json.dumps({"out": str(args.out), "requests": len(requests), "answered_now": n}))
+    summary: dict[str, object] = {"out": str(args.out), "requests": len(requests), "answered_now": n}
+    if args.export is not None:
+        try:
+            summary["exported"] = llm_replies.export_answers(args.out, args.export, items, args.seed)
+        except ValueError as exc:
+            print(f"mmshield data replies: {exc}", file=sys.stderr)
+            return 2
+        summary["export"] = str(args.export)
+    print(json.dumps(summary))
     return 0
 
 

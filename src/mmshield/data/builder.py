@@ -308,7 +308,7 @@ def build(cfg: BuildConfig, log: Callable[[str], None] | None = None) -> dict[st
     split_of = {it.group_id: splits.assign_split(it.group_id, cfg.seed) for it in items}
     typo = _typography_module()
     ctxs = {s: compose.Ctx(split=s, typo=typo) for s in splits.SPLITS}
-    answers = llm_replies.kept_replies(cfg.llm_replies, log) if cfg.llm_replies else {}
+    answers = llm_replies.kept_replies(llm_replies.resolve(cfg.llm_replies), log, items) if cfg.llm_replies else {}
     for it in items:
         c = ctxs[split_of[it.group_id]]
         if it.kind == "visual_chat":
@@ -426,7 +426,7 @@ def _write(out: Path, records: list[Record], cfg: BuildConfig, loaded: dict[str,
         "failed_items": failures,
         "dimensions": list(DIMENSION_NAMES),
         "llm_replies": None if cfg.llm_replies is None else {
-            "file": str(cfg.llm_replies), "sha256": file_sha256(cfg.llm_replies),
+            "file": str(cfg.llm_replies), "sha256": file_sha256(llm_replies.resolve(cfg.llm_replies)),
             "dialogues": sum(1 for r in records if r.get("strategy") == "llm_reply" and r["data_type"] == "default")},
         "preference_pairs": {"file": preference.FILE_NAME, "counts": {s: sum(p["split"] == s for p in pairs)
                                                                       for s in splits.SPLITS}},

