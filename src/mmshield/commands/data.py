@@ -29,8 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="folder holding the sources (default: $MMSHIELD_DATA_ROOT or ../shared/data beside the repo)")
     b.add_argument("--llm-replies", type=Path, default=None,
                    help="a cache written by `data replies`, a file written by its --export, or `packaged` (the "
-                        "SmolLM2 answers shipped with mmshield, which the packaged weights were trained on): each "
-                        "kept answer becomes one more dialogue")
+                        "SmolLM2 answers shipped with mmshield, the same on every machine): each kept answer becomes "
+                        "one more dialogue")
     b.add_argument("--toxic-replies", type=int, default=0, metavar="N",
                    help="add N Unsafe and N Safe DiaSafety replies to toxic or biased messages, the message quoted "
                         "by the user (default 0: left out)")

