@@ -61,9 +61,9 @@ def measure(shield, dialogues: Iterable[Dialogue]) -> dict[str, dict]:
         if not left:
             c["no_dimension_left"] += 1
             continue
-        policy = case.policy if not also else Policy.from_list(left)
         c["rejudged"] += 1
-        again = shield.moderate(case.dialogue, policy).side(case.side)
+        # nothing more to switch off: the verdict under the reduced policy is the answer again
+        again = shield.moderate(case.dialogue, Policy.from_list(left)).side(case.side) if also else verdict
         if again.rating == "Unsafe":
             c["rejudged_still_flagged"] += 1
             pairs.setdefault(case.side, Counter())[f"{case.dimension} -> {again.dimension}"] += 1

@@ -6,8 +6,11 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
+
 from mmshield import Policy, get_shield
 from mmshield.dialogue import Dialogue, Turn
+from mmshield.shields.embedded.training import rank_auroc
 
 
 def embedded(weights: str | None = None, **options):
@@ -29,6 +32,12 @@ def tally(shield, policy: Policy, texts: list[str], prefix: str) -> dict:
     """Each text as a one-turn user dialogue, tallied on the user side (`tally_dialogues`)."""
     dialogues = [Dialogue(id=f"{prefix}-{i}", turns=[Turn(role="user", content=t)]) for i, t in enumerate(texts)]
     return tally_dialogues(shield, policy, dialogues, "user")
+
+
+def tallies_auroc(positive: dict, negative: dict) -> float | None:
+    """AUROC of two tallies' unsafe scores (the `positive` set should score higher), rounded; None if one is empty."""
+    auroc = rank_auroc(np.array(positive["scores"]), np.array(negative["scores"]))
+    return None if auroc is None else round(auroc, 3)
 
 
 def write_json(path: str | None, results: dict) -> None:
